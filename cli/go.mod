@@ -1,0 +1,3 @@
+module github.com/stoq-go/stoq/cli
+
+go 1.26

@@ -1,0 +1,9 @@
+module github.com/stoq-go/stoq/core
+
+go 1.26
+
+require (
+	github.com/google/uuid v1.6.0
+	gopkg.in/ini.v1 v1.68.0
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1
+)

@@ -1,0 +1,148 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ErrQueueClosed is returned by Queue.Put after Run stopped accepting tasks.
+var ErrQueueClosed = errors.New("stoq: queue closed")
+
+// Run is stoQ's run mode: every provider feeds one bounded queue (max_queue)
+// that provider_consumers consumers drain, scanning each task and saving its
+// response with the connectors. A task is a payload, a request, or an
+// archiver task loaded through the named source archiver's Get.
+//
+// Run returns once every provider has returned and the queue is drained.
+// When ctx is cancelled, providers are told to stop (their ctx is done); the
+// tasks already accepted, queued or in flight, are still scanned and saved
+// before Run returns: an accepted payload is never dropped. Provider errors
+// are returned, joined, after the drain.
+func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch ...string) error {
+	if len(s.providers) == 0 {
+		return ErrNoProviders
+	}
+	if requestMeta == nil {
+		requestMeta = NewRequestMeta()
+	}
+	q := NewQueue(s.settings.MaxQueue)
+	scanCtx := context.WithoutCancel(ctx)
+
+	var consumers sync.WaitGroup
+	for i := 0; i < s.settings.ProviderConsumers; i++ {
+		consumers.Add(1)
+		go func() {
+			defer consumers.Done()
+			for task := range q.ch {
+				s.runTask(scanCtx, task, requestMeta, startDispatch)
+			}
+		}()
+	}
+
+	var (
+		providers sync.WaitGroup
+		mu        sync.Mutex
+		errs      []error
+	)
+	for _, lp := range s.providers {
+		providers.Add(1)
+		go func() {
+			defer providers.Done()
+			err := s.ingest(ctx, lp, q)
+			if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+				lp.log.Error("provider failed", "error", err)
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("provider %s: %w", lp.name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	providers.Wait()
+	q.close()
+	consumers.Wait()
+	return errors.Join(errs...)
+}
+
+// ingest runs a provider, turning a panic into an error.
+func (s *Stoq) ingest(ctx context.Context, lp *loadedPlugin, q *Queue) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return lp.instance.(Provider).Ingest(ctx, q)
+}
+
+func (s *Stoq) runTask(ctx context.Context, task Task, meta *RequestMeta, startDispatch []string) {
+	reqMeta := func() *RequestMeta {
+		m := *meta
+		m.ExtraData = make(map[string]any, len(meta.ExtraData))
+		for k, v := range meta.ExtraData {
+			m.ExtraData[k] = v
+		}
+		return &m
+	}
+	var err error
+	switch {
+	case task.Payload != nil:
+		_, err = s.ScanRequest(ctx, NewRequest([]*Payload{task.Payload}, reqMeta()), startDispatch...)
+	case task.Request != nil:
+		if task.Request.RequestMeta == nil {
+			task.Request.RequestMeta = reqMeta()
+		}
+		_, err = s.ScanRequest(ctx, task.Request, startDispatch...)
+	case task.Archived != nil:
+		for _, name := range sortedKeys(task.Archived) {
+			s.runArchived(ctx, name, task.Archived[name], reqMeta(), startDispatch)
+		}
+	default:
+		s.log.Warn("provider queued an empty task")
+	}
+	if err != nil {
+		s.log.Error("scan failed", "error", err)
+	}
+}
+
+// runArchived loads a payload through a source archiver and scans it. When
+// the archiver cannot load it, a response holding only the Error is saved,
+// so the failure is recorded where results go.
+func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *RequestMeta, startDispatch []string) {
+	lp, ok := s.sourceArchivers[name]
+	var payload *Payload
+	var err error
+	if !ok {
+		err = fmt.Errorf("source archiver %q is not configured (choose it with -S/--source-archivers)", name)
+	} else {
+		err = s.call(ctx, lp, func(ctx context.Context) error {
+			var err error
+			payload, err = lp.instance.(SourceArchiver).Get(ctx, &ArchiverResponse{Results: meta})
+			return err
+		})
+		if err == nil && payload == nil {
+			err = errors.New("archiver returned no payload")
+		}
+	}
+	if err != nil {
+		s.log.Warn("source archiver failed", "archiver", name, "task", fmt.Sprint(meta), "error", err)
+		req := NewRequest(nil, reqMeta)
+		req.Errors = append(req.Errors, Error{Message: fmt.Sprintf("archiver:failed to get %v: %v", meta, err), PluginName: name})
+		resp := NewStoqResponse(req)
+		s.decorate(ctx, resp)
+		s.save(ctx, resp)
+		return
+	}
+	if _, err := s.ScanRequest(ctx, NewRequest([]*Payload{payload}, reqMeta), startDispatch...); err != nil {
+		s.log.Error("scan failed", "error", err)
+	}
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}

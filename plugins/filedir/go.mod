@@ -1,0 +1,3 @@
+module github.com/stoq-go/stoq/plugins/filedir
+
+go 1.26

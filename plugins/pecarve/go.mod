@@ -1,0 +1,3 @@
+module github.com/stoq-go/stoq/plugins/pecarve
+
+go 1.26

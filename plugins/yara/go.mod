@@ -1,0 +1,3 @@
+module github.com/stoq-go/stoq/plugins/yara
+
+go 1.26
