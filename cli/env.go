@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// HomeEnvVar names the environment variable that chooses stoq's home folder.
+const HomeEnvVar = "STOQ_HOME"
+
+// Env is the environment one invocation of the stoq command runs in: its
+// home folder, its standard streams and its configuration file. Every
+// command receives the same *Env; nothing else is global.
+//
+// Layout of Home (created on first use by EnsureHome):
+//
+//	$STOQ_HOME/stoq.cfg         the default configuration file
+//	$STOQ_HOME/plugins/NAME/    installed plugins (NAME/NAME.stoq), the default plugin dir
+//	$STOQ_HOME/bin/stoq         the custom binary `stoq install` builds
+type Env struct {
+	// Home is $STOQ_HOME, resolved to an absolute path (default ~/.stoq).
+	// It may not exist yet: call EnsureHome before writing into it.
+	Home string
+	// Stdin, Stdout and Stderr are the command's streams.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// ConfigFile is the stoq.cfg in use: --config-file when given, otherwise
+	// $STOQ_HOME/stoq.cfg. It is set before any command runs.
+	ConfigFile string
+	// ConfigFileExplicit reports whether ConfigFile came from --config-file.
+	ConfigFileExplicit bool
+}
+
+// NewEnv resolves the home folder from getenv (os.Getenv when nil):
+// $STOQ_HOME when set and not empty, otherwise ~/.stoq. It does not touch
+// the file system.
+func NewEnv(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (*Env, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	home := getenv(HomeEnvVar)
+	if home == "" {
+		userHome := getenv("HOME")
+		if userHome == "" {
+			var err error
+			if userHome, err = os.UserHomeDir(); err != nil {
+				return nil, fmt.Errorf("cannot find stoq's home folder: set %s (%w)", HomeEnvVar, err)
+			}
+		}
+		home = filepath.Join(userHome, ".stoq")
+	}
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", HomeEnvVar, home, err)
+	}
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	return &Env{
+		Home:       abs,
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ConfigFile: filepath.Join(abs, "stoq.cfg"),
+	}, nil
+}
+
+// PluginsDir is $STOQ_HOME/plugins, where installed plugins live (one
+// NAME/NAME.stoq folder each). It is always searched for plugin options.
+func (e *Env) PluginsDir() string { return filepath.Join(e.Home, "plugins") }
+
+// BinDir is $STOQ_HOME/bin, where `stoq install` puts the custom binary.
+func (e *Env) BinDir() string { return filepath.Join(e.Home, "bin") }
+
+// EnsureHome creates Home and Home/plugins when they are missing. A Home
+// that exists but is not a folder, or that cannot be created, is an error
+// naming it and $STOQ_HOME.
+func (e *Env) EnsureHome() error {
+	for _, dir := range []string{e.Home, e.PluginsDir()} {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("stoq home %s: %s is not a folder (set %s to a folder)", e.Home, dir, HomeEnvVar)
+		case err == nil:
+			continue
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("stoq home %s: %w (set %s to a usable folder)", e.Home, err, HomeEnvVar)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("stoq home %s: cannot create it: %w (set %s to a usable folder)", e.Home, err, HomeEnvVar)
+		}
+	}
+	return nil
+}
