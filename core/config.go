@@ -37,9 +37,11 @@ func ParseINI(data []byte) (INI, error) {
 	}
 	out := INI{}
 	defaults := map[string]string{}
-	if d, err := f.GetSection(ini.DefaultSection); err == nil {
-		for _, k := range d.Keys() {
-			defaults[k.Name()] = unescapePercent(k.Value())
+	for _, s := range f.Sections() {
+		if strings.EqualFold(s.Name(), ini.DefaultSection) {
+			for _, k := range s.Keys() {
+				defaults[k.Name()] = configValue(k.Value())
+			}
 		}
 	}
 	for _, s := range f.Sections() {
@@ -52,11 +54,24 @@ func ParseINI(data []byte) (INI, error) {
 			sec[k] = v
 		}
 		for _, k := range s.Keys() {
-			sec[k.Name()] = unescapePercent(k.Value())
+			sec[k.Name()] = configValue(k.Value())
 		}
 		out[name] = sec
 	}
 	return out, nil
+}
+
+// configValue turns a raw value into what configparser returns: `%%` is
+// `%`, and continuation lines lose their indentation.
+func configValue(raw string) string {
+	if strings.Contains(raw, "\n") {
+		lines := strings.Split(raw, "\n")
+		for i := 1; i < len(lines); i++ {
+			lines[i] = strings.TrimSpace(lines[i])
+		}
+		raw = strings.Join(lines, "\n")
+	}
+	return unescapePercent(raw)
 }
 
 // ReadINI reads and parses a configparser file; errors name the file.
@@ -182,7 +197,7 @@ type ConfigLayer struct {
 	Values map[string]string
 }
 
-type configValue struct {
+type layeredValue struct {
 	value  string
 	source string
 }
@@ -194,17 +209,17 @@ type configValue struct {
 type Config struct {
 	name   string
 	dir    string
-	values map[string]configValue
+	values map[string]layeredValue
 }
 
 // NewConfig merges layers for the plugin called name; later layers take
 // precedence over earlier ones. dir is the plugin's installed folder, used
 // to resolve relative paths (empty when it has none).
 func NewConfig(name, dir string, layers ...ConfigLayer) *Config {
-	c := &Config{name: name, dir: dir, values: map[string]configValue{}}
+	c := &Config{name: name, dir: dir, values: map[string]layeredValue{}}
 	for _, l := range layers {
 		for k, v := range l.Values {
-			c.values[strings.ToLower(k)] = configValue{value: v, source: l.Source}
+			c.values[strings.ToLower(k)] = layeredValue{value: v, source: l.Source}
 		}
 	}
 	return c
@@ -231,10 +246,10 @@ func (c *Config) Keys() []string { return sortedKeys(c.values) }
 
 // Set overrides one option, as if given on the command line. Tests use it.
 func (c *Config) Set(key, value string) {
-	c.values[strings.ToLower(key)] = configValue{value: value, source: "override"}
+	c.values[strings.ToLower(key)] = layeredValue{value: value, source: "override"}
 }
 
-func (c *Config) raw(key string) (configValue, bool) {
+func (c *Config) raw(key string) (layeredValue, bool) {
 	v, ok := c.values[strings.ToLower(key)]
 	return v, ok
 }
@@ -252,7 +267,7 @@ func (e *OptionError) Error() string {
 	return fmt.Sprintf("plugin %s: option %s = %q%s: %s", e.Plugin, e.Option, e.Value, src, e.Want)
 }
 
-func (c *Config) optErr(key string, v configValue, want string) error {
+func (c *Config) optErr(key string, v layeredValue, want string) error {
 	return &OptionError{Plugin: c.name, Option: strings.ToLower(key), Value: v.value, Source: v.source, Want: want}
 }
 

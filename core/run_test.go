@@ -1,0 +1,189 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stoq-go/stoq/core"
+)
+
+func TestRunScansPayloadsRequestsAndArchiverTasks(t *testing.T) {
+	arch := &memArchiver{stored: map[string][]byte{"k1": []byte("from-archive")}}
+	an := register(t, "arch", arch, nil)
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	w := register(t, "w", &fnWorker{}, nil)
+	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		for i := 0; i < 50; i++ {
+			if err := q.PutPayload(ctx, core.NewPayload([]byte(fmt.Sprintf("payload-%d", i)), nil)); err != nil {
+				return err
+			}
+		}
+		req := &core.Request{Payloads: []*core.Payload{core.NewPayload([]byte("r1"), nil), core.NewPayload([]byte("r2"), nil)}} // no meta: Run's applies
+		if err := q.PutRequest(ctx, req); err != nil {
+			return err
+		}
+		if err := q.PutArchived(ctx, an, map[string]any{"key": "k1"}); err != nil {
+			return err
+		}
+		return q.PutArchived(ctx, an, map[string]any{"key": "missing"})
+	}}, nil)
+	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn), core.WithSourceArchivers(an),
+		core.WithSettings(core.Settings{MaxQueue: 3, ProviderConsumers: 4}))
+	meta := core.NewRequestMeta()
+	meta.Source = "unit-test"
+	if err := s.Run(context.Background(), meta, w); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	saved := conn.responses()
+	if len(saved) != 53 {
+		t.Fatalf("saved %d responses, want 50 payloads + 1 request + 2 archiver tasks", len(saved))
+	}
+	var contents []string
+	var archiveErrors int
+	for _, r := range saved {
+		if r.RequestMeta.Source != "unit-test" {
+			t.Errorf("request meta not passed: %+v", r.RequestMeta)
+		}
+		if len(r.Results) == 0 {
+			if len(r.Errors) == 1 && r.Errors[0].PluginName == an && strings.Contains(r.Errors[0].Message, "missing") {
+				archiveErrors++
+				continue
+			}
+			t.Errorf("empty response %+v", r.Errors)
+		}
+		for _, res := range r.Results {
+			if !contains(res.PluginsRun.Workers, w) {
+				t.Errorf("start dispatch not applied in run mode")
+			}
+			contents = append(contents, fmt.Sprint(res.Workers[w].(map[string]any)["size"]))
+		}
+	}
+	if archiveErrors != 1 {
+		t.Errorf("a failed archiver task must be saved as an error response; got %d", archiveErrors)
+	}
+	if len(contents) != 53 {
+		t.Errorf("scanned %d payloads, want 53", len(contents))
+	}
+}
+
+func TestRunWithoutProvidersIsAnError(t *testing.T) {
+	s := engine(t)
+	if err := s.Run(context.Background(), nil); !errors.Is(err, core.ErrNoProviders) {
+		t.Fatalf("Run = %v, want ErrNoProviders", err)
+	}
+}
+
+func TestRunCancelledFinishesAcceptedWork(t *testing.T) {
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	started := make(chan struct{}, 100)
+	slow := register(t, "slow", &fnWorker{scan: func(ctx context.Context, p *core.Payload, _ *core.Request) (*core.WorkerResponse, error) {
+		started <- struct{}{}
+		time.Sleep(20 * time.Millisecond)
+		return &core.WorkerResponse{Results: map[string]any{"ok": true}}, nil
+	}}, nil)
+	var accepted atomic.Int64
+	pn := register(t, "endless", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		for i := 0; ; i++ {
+			if err := q.PutPayload(ctx, core.NewPayload([]byte(fmt.Sprint(i)), nil)); err != nil {
+				return err // cancelled: stop
+			}
+			accepted.Add(1)
+		}
+	}}, nil)
+	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn), core.WithAlwaysDispatch(slow),
+		core.WithSettings(core.Settings{MaxQueue: 5, ProviderConsumers: 2}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx, nil) }()
+	<-started
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	saved := conn.responses()
+	if int64(len(saved)) != accepted.Load() {
+		t.Fatalf("accepted %d payloads but saved %d: work was lost on shutdown", accepted.Load(), len(saved))
+	}
+	for _, r := range saved {
+		if _, ok := r.Results[0].Workers[slow]; !ok {
+			t.Fatalf("a saved scan was cut short: %v", errorsOf(r))
+		}
+	}
+}
+
+func TestRunReturnsProviderErrorsAfterDraining(t *testing.T) {
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	pn := register(t, "broken", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		_ = q.PutPayload(ctx, core.NewPayload([]byte("before the failure"), nil))
+		return errors.New("source went away")
+	}}, nil)
+	pp := register(t, "panicky", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error { panic("provider bug") }}, nil)
+	s := engine(t, core.WithProviders(pn, pp), core.WithConnectors(cn))
+	err := s.Run(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "source went away") || !strings.Contains(err.Error(), "panic: provider bug") {
+		t.Fatalf("Run = %v, want both provider failures", err)
+	}
+	if len(conn.responses()) != 1 {
+		t.Errorf("the payload queued before the failure was not saved")
+	}
+}
+
+func TestQueueRefusesEmptyTasksAndLateWrites(t *testing.T) {
+	q := core.NewQueue(1)
+	if err := q.Put(context.Background(), core.Task{}); err == nil {
+		t.Error("empty task accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_ = q.PutPayload(ctx, core.NewPayload(nil, nil))
+	cancel()
+	if err := q.PutPayload(ctx, core.NewPayload(nil, nil)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Put on a full queue with a cancelled context = %v", err)
+	}
+}
+
+func TestConcurrentScansAreSafe(t *testing.T) {
+	ex := register(t, "extract", extractor("x", "y"), nil)
+	w := register(t, "w", &fnWorker{}, nil)
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	s := engine(t, core.WithAlwaysDispatch(w), core.WithConnectors(cn))
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			resp := scan(t, s, fmt.Sprint("root", i), ex)
+			if len(resp.Results) != 3 {
+				t.Errorf("scan %d: %d results", i, len(resp.Results))
+			}
+		}(i)
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for _, r := range conn.responses() {
+		ids[r.ScanID] = true
+	}
+	if len(ids) != 16 {
+		t.Errorf("%d distinct scan ids saved, want 16", len(ids))
+	}
+	keys := make([]string, 0)
+	for k := range ids {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+}
