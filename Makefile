@@ -1,0 +1,42 @@
+# stoq: `make` builds bin/stoq with the whole catalogue, `make demo` scans a
+# generated sample with it, `make test` runs every module's vet and tests.
+
+GO      ?= go
+MODULES := core cli tools $(sort $(wildcard plugins/*))
+BIN     := bin/stoq
+DEMO    := build/demo
+
+.DEFAULT_GOAL := build
+.PHONY: build deps demo test vet lint-catalog bench clean
+
+deps:
+	@./scripts/deps.sh
+
+# The binary builder links every catalogue plugin from this checkout.
+build: deps
+	$(GO) run ./cli/cmd/stoq build --all --catalog . -o $(BIN)
+
+demo: build
+	$(GO) run ./tools/cmd/demo-sample -o $(DEMO)
+	$(BIN) scan $(DEMO)/invoice.pdf -R yara -a hash exif
+
+vet:
+	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) vet ./...); done
+
+lint-catalog:
+	cd tools && $(GO) run ./cmd/lint-catalog ..
+
+# Every module of the workspace: a root `go test ./...` does not reach them.
+test: deps vet lint-catalog
+	@set -e; failed=""; \
+	for m in $(MODULES); do \
+		echo "== go test -race $$m"; \
+		(cd $$m && $(GO) test -race -timeout 20m ./...) || failed="$$failed $$m"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+
+bench:
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
+
+clean:
+	rm -rf bin build

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the system packages stoq's plugins build and test against, with
+# apt-get, when they are missing and we are root; otherwise prints the one
+# apt-get line to run. Exit status 1 when something is missing and could not
+# be installed.
+#   libyara-dev            yara plugin (cgo, go-yara v4.2)
+#   yara                   yara plugin tests compare with the yara command line
+#   libimage-exiftool-perl exif plugin
+#   osslsigncode           pecarve tests sign a PE to check Authenticode survives carving
+#   pkg-config             finds libyara for cgo
+set -euo pipefail
+
+packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+line="apt-get update && apt-get install -y ${missing[*]}"
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+	exit 0
+fi
+echo "deps: missing system packages: ${missing[*]}" >&2
+echo "deps: run as root:  $line" >&2
+exit 1
