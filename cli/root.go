@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,7 @@ func Main() int {
 	env, err := NewEnv(nil, os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stoq:", err)
-		return 2
+		return exitUsage
 	}
 	if handled, code := handoff(env, os.Args[1:]); handled {
 		return code
@@ -27,32 +28,91 @@ func Main() int {
 }
 
 // Run runs the stoq command with args (without the program name) and the
-// given streams, and returns its exit status. It never hands off to another
-// binary: tests and programs embedding stoq use it.
+// given streams, and returns its exit status. $STOQ_HOME is read from the
+// process environment. It never hands off to another binary: tests and
+// programs embedding stoq use it.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env, err := NewEnv(nil, stdin, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "stoq:", err)
-		return 2
+		return exitUsage
 	}
 	return run(ctx, env, args)
 }
 
+// run parses args and executes the command they name. Errors are printed
+// on stderr as "stoq: ..."; the exit status is the command's (see
+// exitError), 2 for anything cobra rejects.
 func run(ctx context.Context, env *Env, args []string) int {
-	root := newRootCommand(env)
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	expanded, err := expandArgs(args)
+	if err != nil {
 		fmt.Fprintln(env.Stderr, "stoq:", err)
-		return 2
+		return exitUsage
 	}
-	return 0
+	root := newRootCommand(env)
+	root.SetArgs(expanded)
+	err = root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(env.Stderr, "stoq:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(env.Stderr, "stoq:", err)
+	fmt.Fprintln(env.Stderr, "Run 'stoq --help' for usage.")
+	return exitUsage
 }
 
+const rootExamples = `  # Scan a file with installed plugins and dispatch rules:
+  stoq scan mybadfile.exe
+
+  # Scan a file and force it to go through the yara plugin:
+  stoq scan mybadfile.exe -s yara
+
+  # Ingest from RabbitMQ, force all payloads through yara, trid and exif,
+  # then save results to file:
+  stoq run -a yara trid exif -P rabbitmq -C filedir
+
+  # Monitor a directory (set in stoq.cfg or --plugin-opts) for newly
+  # created files, send them to workers, and archive every payload:
+  stoq run -P dirmon -A filedir
+
+  # List the plugins of this binary:
+  stoq list
+
+  # Install a plugin from a directory (rebuilds $STOQ_HOME/bin/stoq):
+  stoq install path/to/plugin_directory`
+
+// newRootCommand assembles the stoq command tree for env.
 func newRootCommand(env *Env) *cobra.Command {
-	root := &cobra.Command{Use: "stoq", Version: core.Version, SilenceUsage: true, SilenceErrors: true}
+	root := &cobra.Command{
+		Use:     "stoq",
+		Short:   "An automated analysis framework",
+		Long:    about(),
+		Example: rootExamples,
+		Version: core.Version,
+		// Errors are printed once, by run, with their exit status.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	root.SetVersionTemplate("stoq {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErrorf("%w (see 'stoq %s --help')", err, cmd.Name())
+	})
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if f := cmd.Flags().Lookup("config-file"); f != nil && f.Changed {
+			env.ConfigFile, env.ConfigFileExplicit = f.Value.String(), true
+		}
+		return nil
+	}
+	root.AddCommand(newScanCommand(env), newRunCommand(env), newListCommand(env), newVersionCommand(env))
 	addBuilderCommands(root, env)
 	return root
 }

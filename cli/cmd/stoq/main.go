@@ -1,0 +1,12 @@
+// Command stoq is the stoq command with no catalogue plugin linked in: only
+// the built-in stdout connector. `stoq install` builds a stoq that links the
+// installed plugins; `stoq build` builds one anywhere.
+package main
+
+import (
+	"os"
+
+	"github.com/stoq-go/stoq/cli"
+)
+
+func main() { os.Exit(cli.Main()) }

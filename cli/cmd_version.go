@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/stoq-go/stoq/core"
+)
+
+func newVersionCommand(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the versions of stoq and of its linked plugins",
+		Long: `Print the core version (the API level plugins' min_stoq_version is checked
+against) and, for every plugin linked into this binary, its manifest version
+and the Go module it was built from, as recorded in the binary.`,
+		Example: `  stoq version`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, _ := debug.ReadBuildInfo()
+			return writeVersions(env.Stdout, info)
+		},
+	}
+}
+
+// moduleVersion describes the module at path as built into the binary:
+// its version, "(devel)" for the main module, or the replacement when it
+// was built from local sources.
+func moduleVersion(info *debug.BuildInfo, path string) string {
+	if info == nil || path == "" {
+		return "unknown"
+	}
+	if info.Main.Path == path {
+		if info.Main.Version == "" {
+			return "(devel)"
+		}
+		return info.Main.Version
+	}
+	for _, m := range info.Deps {
+		if m.Path != path {
+			continue
+		}
+		if r := m.Replace; r != nil {
+			if r.Version != "" {
+				return fmt.Sprintf("%s => %s %s", m.Version, r.Path, r.Version)
+			}
+			return "=> " + r.Path
+		}
+		return m.Version
+	}
+	return "unknown"
+}
+
+// writeVersions prints stoq's version and one line per linked plugin:
+// name, manifest version, module path and module version.
+func writeVersions(w io.Writer, info *debug.BuildInfo) error {
+	fmt.Fprintf(w, "stoq %s (core module %s, %s, %s/%s)\n", core.Version,
+		moduleVersion(info, "github.com/stoq-go/stoq/core"), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	plugins := core.Plugins()
+	if len(plugins) == 0 {
+		fmt.Fprintln(w, "no plugins linked in")
+		return nil
+	}
+	fmt.Fprintln(w, "plugins:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, p := range plugins {
+		fmt.Fprintf(tw, "  %s\tv%s\t%s\t%s\n", p.Name, p.Manifest.Version, p.Manifest.Module,
+			moduleVersion(info, p.Manifest.Module))
+	}
+	return tw.Flush()
+}
