@@ -1,0 +1,108 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stoq-go/stoq/core"
+)
+
+// DefaultCatalog is the catalogue stoq:NAME refers to when none is
+// configured: this repository, whose plugins/NAME folders are the plugins.
+const DefaultCatalog = "https://github.com/stoq-go/stoq"
+
+// CatalogEnvVar names the environment variable overriding the catalogue.
+const CatalogEnvVar = "STOQ_CATALOG"
+
+// Catalog is where stoq:NAME plugins, and the core and cli sources that
+// builds link, come from: a git URL (file:// included) or a folder on disk.
+//
+// A folder is read as it is on disk when no version is asked for (so
+// `stoq build --all --catalog .` builds the checkout's current code), and
+// through git (it must then be a repository) when a version is. A URL is
+// always read through git: tag plugins/NAME/vVERSION for stoq:NAME@VERSION,
+// the highest such tag without a version, the default branch when the
+// plugin has no tag.
+type Catalog struct {
+	// Location is the catalogue as configured.
+	Location string
+	// URL is set for a git URL; Dir for a folder (absolute).
+	URL string
+	Dir string
+	// From says which setting chose it, for messages.
+	From string
+}
+
+// String names the catalogue and the setting it came from.
+func (c Catalog) String() string {
+	return fmt.Sprintf("%s (%s)", c.Location, c.From)
+}
+
+// ResolveCatalog picks the catalogue, first set wins: flag (--catalog),
+// $STOQ_CATALOG (read with getenv, os.Getenv when nil), [core] plugin_repo
+// of configFile (a missing file is no error; a relative folder there is
+// relative to the file), DefaultCatalog.
+func ResolveCatalog(flag string, getenv func(string) string, configFile string) (Catalog, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if flag != "" {
+		return NewCatalog(flag, "--catalog", "")
+	}
+	if v := getenv(CatalogEnvVar); v != "" {
+		return NewCatalog(v, "$"+CatalogEnvVar, "")
+	}
+	if configFile != "" {
+		cfg, err := core.ReadINI(configFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return Catalog{}, fmt.Errorf("reading the catalogue setting: %w", err)
+		default:
+			if v := strings.TrimSpace(cfg["core"]["plugin_repo"]); v != "" {
+				return NewCatalog(v, configFile+" [core] plugin_repo", filepath.Dir(configFile))
+			}
+		}
+	}
+	return NewCatalog(DefaultCatalog, "default", "")
+}
+
+// NewCatalog makes a catalogue of a git URL or a folder; a relative folder
+// is relative to base (the current folder when "").
+func NewCatalog(location, from, base string) (Catalog, error) {
+	c := Catalog{Location: location, From: from}
+	if isGitURL(location) {
+		c.URL = location
+		return c, nil
+	}
+	dir := location
+	if !filepath.IsAbs(dir) && base != "" {
+		dir = filepath.Join(base, dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Catalog{}, fmt.Errorf("catalogue %s: %w", c, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Catalog{}, fmt.Errorf("catalogue %s: %w", c, err)
+	}
+	if !fi.IsDir() {
+		return Catalog{}, fmt.Errorf("catalogue %s: not a folder or a git URL", c)
+	}
+	c.Dir = abs
+	return c, nil
+}
+
+// pluginDir is the folder of plugin name inside the catalogue.
+func pluginDir(name string) string { return "plugins/" + name }
+
+// pluginTagPrefix is the prefix of the plugin's release tags in the
+// catalogue (Go's multi-module tags: plugins/NAME/v3.1.0).
+func pluginTagPrefix(name string) string { return "plugins/" + name + "/" }
+
+// coreTag is the catalogue tag of the core release version.
+func coreTag(version string) string { return "core/v" + strings.TrimPrefix(version, "v") }

@@ -1,0 +1,2 @@
+// Package builder installs stoq plugins and builds custom stoq binaries.
+package builder

@@ -1,0 +1,251 @@
+package builder
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/stoq-go/stoq/core"
+)
+
+// SpecKind says where a plugin comes from.
+type SpecKind int
+
+// The kinds of plugin source.
+const (
+	// FromCatalog is stoq:NAME[@VERSION]: plugins/NAME of the catalogue.
+	FromCatalog SpecKind = iota + 1
+	// FromGit is a git repository: OWNER/REPO[/DIR][@VERSION] on GitHub or
+	// any git URL, optionally URL//DIR[@VERSION].
+	FromGit
+	// FromPath is a plugin folder on disk, taken as it is.
+	FromPath
+	// FromModule is MODULE@VERSION, a published Go module fetched through
+	// the module proxy (stoq build --with only).
+	FromModule
+)
+
+func (k SpecKind) String() string {
+	switch k {
+	case FromCatalog:
+		return "catalogue"
+	case FromGit:
+		return "git"
+	case FromPath:
+		return "path"
+	case FromModule:
+		return "module"
+	}
+	return fmt.Sprintf("SpecKind(%d)", int(k))
+}
+
+// Spec is a parsed plugin source, as typed after stoq install or
+// stoq build --with.
+type Spec struct {
+	Kind SpecKind
+	// Raw is the text it was parsed from.
+	Raw string
+	// Name is the plugin name of a catalogue spec.
+	Name string
+	// URL is the repository of a git spec.
+	URL string
+	// Dir is the plugin's folder inside a git repository ("" for its root).
+	Dir string
+	// Version is what was asked after '@': a version (3.1.0 or v3.1.0), a
+	// semver constraint (^3.1) or a branch or tag name; "" for the newest.
+	Version string
+	// Path is the folder of a path spec (absolute).
+	Path string
+	// Module is the module path of a module spec.
+	Module string
+}
+
+// String gives the spec back in the form it is written.
+func (s Spec) String() string { return s.Raw }
+
+// CatalogPrefix introduces a catalogue plugin: stoq:NAME[@VERSION].
+const CatalogPrefix = "stoq:"
+
+var (
+	githubRe     = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+)((?:/[A-Za-z0-9._-]+)*)$`)
+	scpLikeURLRe = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
+)
+
+// ParseInstallSpec parses what stoq install was given. With github set (the
+// --github flag) it accepts stoq:NAME[@VERSION], OWNER/REPO[/DIR][@VERSION]
+// or a git URL; otherwise stoq:NAME[@VERSION], a git URL or a folder.
+func ParseInstallSpec(s string, github bool) (Spec, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return Spec{}, fmt.Errorf("no plugin given: use stoq:NAME, OWNER/REPO, a git URL or a folder")
+	case strings.HasPrefix(s, CatalogPrefix):
+		return parseCatalogSpec(s)
+	case isGitURL(s):
+		return parseGitURLSpec(s)
+	case github:
+		return parseGitHubSpec(s)
+	}
+	return parsePathSpec(s)
+}
+
+// ParseWithSpec parses one stoq build --with value: NAME[@VERSION] or
+// stoq:NAME[@VERSION] (the catalogue), a folder (anything with a path
+// separator, or an existing folder), MODULE@VERSION (a module path whose
+// first element has a dot), or a git URL.
+func ParseWithSpec(s string) (Spec, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return Spec{}, fmt.Errorf("empty --with")
+	case strings.HasPrefix(s, CatalogPrefix):
+		return parseCatalogSpec(s)
+	case isGitURL(s):
+		return parseGitURLSpec(s)
+	}
+	name, version, hasVersion := strings.Cut(s, "@")
+	if hasVersion && strings.Contains(strings.SplitN(name, "/", 2)[0], ".") && strings.Contains(name, "/") {
+		if version == "" {
+			return Spec{}, fmt.Errorf("--with %s: no version after '@'", s)
+		}
+		return Spec{Kind: FromModule, Raw: s, Module: name, Version: version}, nil
+	}
+	if looksLikePath(s) {
+		return parsePathSpec(s)
+	}
+	if core.ValidPluginName(name) {
+		return parseCatalogSpec(CatalogPrefix + s)
+	}
+	return Spec{}, fmt.Errorf("--with %q: not a catalogue plugin name (lowercase letters, digits, '_' and '-'), a folder, MODULE@VERSION or a git URL", s)
+}
+
+func parseCatalogSpec(s string) (Spec, error) {
+	name, version, hasVersion := strings.Cut(strings.TrimPrefix(s, CatalogPrefix), "@")
+	if !core.ValidPluginName(name) {
+		return Spec{}, fmt.Errorf("%s: %q is not a plugin name (lowercase letters, digits, '_' and '-')", s, name)
+	}
+	if hasVersion && version == "" {
+		return Spec{}, fmt.Errorf("%s: no version after '@'", s)
+	}
+	return Spec{Kind: FromCatalog, Raw: s, Name: name, Version: version}, nil
+}
+
+func parseGitHubSpec(s string) (Spec, error) {
+	repoPath, version, hasVersion := strings.Cut(s, "@")
+	if hasVersion && version == "" {
+		return Spec{}, fmt.Errorf("%s: no version after '@'", s)
+	}
+	m := githubRe.FindStringSubmatch(repoPath)
+	if m == nil {
+		return Spec{}, fmt.Errorf("--github %q: expected stoq:NAME[@VERSION], OWNER/REPO[/DIR][@VERSION] or a git URL", s)
+	}
+	dir := strings.TrimPrefix(m[3], "/")
+	if err := checkRepoDir(dir); err != nil {
+		return Spec{}, fmt.Errorf("--github %s: %w", s, err)
+	}
+	return Spec{
+		Kind: FromGit, Raw: s,
+		URL:     "https://github.com/" + m[1] + "/" + strings.TrimSuffix(m[2], ".git"),
+		Dir:     dir,
+		Version: version,
+	}, nil
+}
+
+// isGitURL reports whether s is a URL git understands (scheme://… or the
+// scp-like user@host:path).
+func isGitURL(s string) bool {
+	for _, scheme := range []string{"https://", "http://", "ssh://", "git://", "file://", "git+ssh://"} {
+		if strings.HasPrefix(strings.ToLower(s), scheme) {
+			return true
+		}
+	}
+	return scpLikeURLRe.MatchString(s)
+}
+
+// parseGitURLSpec parses URL[//DIR][@VERSION]. The version is an '@' after
+// the last '/', so user@host:path URLs keep their user.
+func parseGitURLSpec(s string) (Spec, error) {
+	rest, version := s, ""
+	if i := strings.LastIndex(s, "@"); i > strings.LastIndex(s, "/") && i > strings.Index(s, ":") {
+		rest, version = s[:i], s[i+1:]
+		if version == "" {
+			return Spec{}, fmt.Errorf("%s: no version after '@'", s)
+		}
+	}
+	// URL//DIR: the first "//" after the scheme's separates the folder.
+	dir := ""
+	start := 0
+	if i := strings.Index(rest, "://"); i >= 0 {
+		start = i + 3
+	}
+	if i := strings.Index(rest[start:], "//"); i >= 0 {
+		rest, dir = rest[:start+i], strings.Trim(rest[start+i+2:], "/")
+	}
+	if err := checkRepoDir(dir); err != nil {
+		return Spec{}, fmt.Errorf("%s: %w", s, err)
+	}
+	if strings.Contains(rest, "://") {
+		u, err := url.Parse(rest)
+		if err != nil {
+			return Spec{}, fmt.Errorf("%s: %w", s, err)
+		}
+		if u.Scheme != "file" && u.Host == "" {
+			return Spec{}, fmt.Errorf("%s: no host in the URL", s)
+		}
+		if u.Scheme == "file" && u.Path == "" {
+			return Spec{}, fmt.Errorf("%s: no path in the file:// URL", s)
+		}
+	}
+	return Spec{Kind: FromGit, Raw: s, URL: rest, Dir: dir, Version: version}, nil
+}
+
+func parsePathSpec(s string) (Spec, error) {
+	p := s
+	if strings.HasPrefix(p, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return Spec{}, fmt.Errorf("%s: %w", s, err)
+		}
+		p = filepath.Join(home, p[2:])
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return Spec{}, fmt.Errorf("%s: %w", s, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Spec{}, fmt.Errorf("plugin folder %s: %w", s, err)
+	}
+	if !fi.IsDir() {
+		return Spec{}, fmt.Errorf("plugin folder %s: not a folder", s)
+	}
+	return Spec{Kind: FromPath, Raw: s, Path: abs}, nil
+}
+
+func looksLikePath(s string) bool {
+	if strings.ContainsRune(s, filepath.Separator) || strings.ContainsRune(s, '/') ||
+		s == "." || s == ".." || strings.HasPrefix(s, "~") {
+		return true
+	}
+	fi, err := os.Stat(s)
+	return err == nil && fi.IsDir()
+}
+
+// checkRepoDir refuses a folder inside a repository that could leave it.
+func checkRepoDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if strings.HasPrefix(dir, "/") || strings.Contains(dir, "\\") {
+		return fmt.Errorf("folder %q must be relative to the repository", dir)
+	}
+	for _, part := range strings.Split(dir, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("folder %q must not contain empty, '.' or '..' parts", dir)
+		}
+	}
+	return nil
+}
