@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -413,4 +414,27 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestManyPayloadsEachScannedOnce(t *testing.T) {
+	children := make([]string, 40)
+	for i := range children {
+		children[i] = fmt.Sprintf("child-%02d", i)
+	}
+	w := &fnWorker{}
+	wn := register(t, "count", w, nil)
+	ex := register(t, "extract", extractor(children...), nil)
+	s := engine(t, core.WithAlwaysDispatch(wn))
+	resp := scan(t, s, "root", ex, wn)
+	if len(resp.Results) != 41 {
+		t.Fatalf("%d results", len(resp.Results))
+	}
+	if n := w.calls.Load(); n != 41 {
+		t.Errorf("worker ran %d times over 41 payloads", n)
+	}
+	for i, r := range resp.Results[1:] {
+		if r.Size != len(children[i]) || !equalStrings(r.PluginsRun.Workers, []string{wn}) {
+			t.Errorf("child %d: size %d ran %v", i, r.Size, r.PluginsRun.Workers)
+		}
+	}
 }
