@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -392,4 +393,25 @@ func (s *Stoq) Close() error {
 		errs = append(errs, s.logCloser.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// HealthCheck asks every loaded plugin that implements HealthChecker whether
+// what it depends on is usable, each within its timeout, and returns the
+// failures by plugin name (empty when all are healthy).
+func (s *Stoq) HealthCheck(ctx context.Context) map[string]error {
+	s.mu.Lock()
+	var checks []*loadedPlugin
+	for _, n := range sortedKeys(s.loaded) {
+		if _, ok := s.loaded[n].instance.(HealthChecker); ok {
+			checks = append(checks, s.loaded[n])
+		}
+	}
+	s.mu.Unlock()
+	out := map[string]error{}
+	for _, lp := range checks {
+		if err := s.call(ctx, lp, lp.instance.(HealthChecker).HealthCheck); err != nil {
+			out[lp.name] = err
+		}
+	}
+	return out
 }

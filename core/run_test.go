@@ -187,3 +187,17 @@ func TestConcurrentScansAreSafe(t *testing.T) {
 	}
 	sort.Strings(keys)
 }
+
+type sickPlugin struct{ fnWorker }
+
+func (*sickPlugin) HealthCheck(context.Context) error { return errors.New("backend unreachable") }
+
+func TestHealthCheckReportsUnhealthyPlugins(t *testing.T) {
+	sick := register(t, "sick", &sickPlugin{}, nil)
+	healthy := register(t, "healthy", &fnWorker{}, nil)
+	s := engine(t, core.WithAlwaysDispatch(sick, healthy))
+	got := s.HealthCheck(context.Background())
+	if len(got) != 1 || got[sick] == nil || !strings.Contains(got[sick].Error(), "unreachable") {
+		t.Errorf("HealthCheck = %v", got)
+	}
+}
