@@ -1,0 +1,247 @@
+package filedir_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/plugins/filedir"
+)
+
+// writeTree creates files (relative path → content) under dir.
+func writeTree(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for rel, content := range files {
+		path := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runProvider runs filedir as the only provider with opts and returns what
+// was scanned.
+func runProvider(t *testing.T, opts map[string]string, extra ...core.Option) ([]scanned, []core.Error, error) {
+	t.Helper()
+	s := stoqtest.Engine(t, append([]core.Option{
+		core.WithProviders("filedir"),
+		core.WithAlwaysDispatch("fdtest_sha"),
+		core.WithConnectors("fdtest_collect"),
+		core.WithPluginOptions(map[string]map[string]string{"filedir": opts}),
+	}, extra...)...)
+	err := s.Run(context.Background(), nil)
+	got, errs := collected(t, s)
+	return got, errs, err
+}
+
+// want describes an expected payload: its content and extra_data.
+type want struct {
+	content, filename, sourceDir string
+}
+
+func checkScanned(t *testing.T, got []scanned, wants []want) {
+	t.Helper()
+	sort.Slice(wants, func(i, j int) bool { return sha256Hex([]byte(wants[i].content)) < sha256Hex([]byte(wants[j].content)) })
+	if len(got) != len(wants) {
+		t.Fatalf("scanned %d payloads, want %d: %+v", len(got), len(wants), got)
+	}
+	for i, w := range wants {
+		g := got[i]
+		if g.sha256 != sha256Hex([]byte(w.content)) {
+			t.Errorf("payload %d: sha256 %s, want that of %q", i, g.sha256, w.content)
+		}
+		if g.extra["filename"] != w.filename || g.extra["source_dir"] != w.sourceDir {
+			t.Errorf("payload %q: extra_data %v, want filename %q source_dir %q", w.content, g.extra, w.filename, w.sourceDir)
+		}
+	}
+}
+
+var tree = map[string]string{
+	"a.bin":              "content a",
+	"b.txt":              "content b",
+	".hidden":            "dotfile",
+	"sub/c.bin":          "content c",
+	"sub/.d":             "nested dotfile",
+	"sub/deeper/e":       "content e",
+	".git/config":        "inside a dot-folder",
+	".git/objects/f1":    "deep inside a dot-folder",
+	"empty-folder/.keep": "",
+}
+
+func TestProviderFlatSkipsDotfilesAndFolders(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, tree)
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
+	}
+	checkScanned(t, got, []want{
+		{"content a", "a.bin", dir},
+		{"content b", "b.txt", dir},
+	})
+}
+
+func TestProviderRecursiveSkipsDotFolders(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, tree)
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir, "recursive": "true"})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
+	}
+	checkScanned(t, got, []want{
+		{"content a", "a.bin", dir},
+		{"content b", "b.txt", dir},
+		{"content c", "c.bin", filepath.Join(dir, "sub")},
+		{"content e", "e", filepath.Join(dir, "sub", "deeper")},
+	})
+}
+
+func TestProviderSingleFile(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"one.bin": "only me", "other.bin": "not me", ".named": "dot but named"})
+	for _, tc := range []struct{ name, content string }{{"one.bin", "only me"}, {".named", "dot but named"}} {
+		got, errs, err := runProvider(t, map[string]string{"source_dir": filepath.Join(dir, tc.name)})
+		if err != nil || len(errs) > 0 {
+			t.Fatalf("Run: %v, errors %v", err, errs)
+		}
+		checkScanned(t, got, []want{{tc.content, tc.name, dir}})
+	}
+}
+
+func TestProviderRelativeSourceDirIsFromWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"in/x": "relative"})
+	t.Chdir(dir)
+	got, errs, err := runProvider(t, map[string]string{"source_dir": "in"})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
+	}
+	checkScanned(t, got, []want{{"relative", "x", filepath.Join(dir, "in")}})
+}
+
+func TestProviderMissingOrUnsetSourceDirIsAClearError(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-folder")
+	for _, tc := range []struct {
+		name string
+		opts map[string]string
+		want string
+	}{
+		{"missing", map[string]string{"source_dir": missing}, missing},
+		{"unset", map[string]string{}, "source_dir is not set"},
+		{"blank", map[string]string{"source_dir": "  "}, "source_dir is not set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := runProvider(t, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run error = %v, want one containing %q", err, tc.want)
+			}
+			if len(got) != 0 {
+				t.Fatalf("scanned %d payloads", len(got))
+			}
+		})
+	}
+}
+
+func TestProviderSkipsBrokenSymlinksAndFolderLinks(t *testing.T) {
+	dir := t.TempDir()
+	other := t.TempDir()
+	writeTree(t, dir, map[string]string{"ok": "readable"})
+	writeTree(t, other, map[string]string{"target": "via symlink", "inner/z": "behind a folder link"})
+	for _, link := range []struct{ target, name string }{
+		{filepath.Join(other, "missing"), "broken"},
+		{filepath.Join(other, "target"), "link"},
+		{filepath.Join(other, "inner"), "folderlink"},
+	} {
+		if err := os.Symlink(link.target, filepath.Join(dir, link.name)); err != nil {
+			t.Skipf("symlinks unsupported: %v", err)
+		}
+	}
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir, "recursive": "true"})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
+	}
+	checkScanned(t, got, []want{{"readable", "ok", dir}, {"via symlink", "link", dir}})
+}
+
+func TestProviderUnreadableFileIsSkipped(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads files whatever their mode")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"ok": "readable", "locked": "unreadable"})
+	if err := os.Chmod(filepath.Join(dir, "locked"), 0); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := runProvider(t, map[string]string{"source_dir": dir})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkScanned(t, got, []want{{"readable", "ok", dir}})
+}
+
+func TestProviderStopsWhenContextIsCancelled(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"1": "one", "2": "two", "3": "three"})
+	p := stoqtest.New[*filedir.Plugin](t, "filedir", map[string]string{"source_dir": dir})
+	q := core.NewQueue(1) // nobody drains it: the second Put blocks
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Ingest(ctx, q) }()
+	waitFor(t, func() bool { return q.Len() == 1 })
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Ingest after cancel = %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Ingest did not return after its context was cancelled")
+	}
+}
+
+func TestProviderQueuesArchiverTasks(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a": "first", "sub/b": "second", ".c": "hidden"})
+	got, errs, err := runProvider(t,
+		map[string]string{"source_dir": dir, "recursive": "true", "source_archiver": "filedir"},
+		core.WithSourceArchivers("filedir"))
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
+	}
+	checkScanned(t, got, []want{{"first", "a", dir}, {"second", "b", filepath.Join(dir, "sub")}})
+	for _, g := range got {
+		if want := filepath.Join(g.extra["source_dir"].(string), g.extra["filename"].(string)); g.extra["path"] != want {
+			t.Errorf("extra_data path = %v, want %s", g.extra["path"], want)
+		}
+	}
+}
+
+func TestProviderRejectsBadSourceArchiverName(t *testing.T) {
+	_, err := stoqtest.TryNew(t, "filedir", map[string]string{"source_archiver": "Not A Name"})
+	var oe *core.OptionError
+	if !errors.As(err, &oe) || oe.Option != "source_archiver" {
+		t.Fatalf("New error = %v, want an OptionError for source_archiver", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing only a test stuck for a minute.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 60 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
