@@ -1,0 +1,118 @@
+package yara
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/stoq-go/stoq/core"
+)
+
+// benchPayload is size seeded random bytes with one marker of the
+// benchmark corpus, as the corpus's medium/ files.
+func benchPayload(size int) []byte {
+	rng := rand.New(rand.NewPCG(0x5709, 2))
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	m := benchMarkers[0]
+	copy(data[size/3:], m)
+	return data
+}
+
+func benchPlugin(b *testing.B, opts map[string]string) *Plugin {
+	b.Helper()
+	full := map[string]string{"worker_rules": filepath.Join("testdata", "bench.yar"), "dispatch_rules": filepath.Join("rules", "dispatcher.yar")}
+	for k, v := range opts {
+		full[k] = v
+	}
+	info, _ := core.LookupPlugin("yara")
+	cfg := core.NewConfig("yara", "", core.ConfigLayer{Source: "manifest", Values: info.Manifest.Options}, core.ConfigLayer{Source: "bench", Values: full})
+	p, err := New(cfg, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func scanOnce(b *testing.B, p *Plugin, pl *core.Payload) {
+	resp, err := p.Scan(context.Background(), pl, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(resp.Results.(Results).Matches) == 0 {
+		b.Fatal("the marker did not match")
+	}
+}
+
+// BenchmarkScan1MiB is the worker on 1 MiB payloads with the ~20 rules of
+// bench.yar, from one goroutine.
+func BenchmarkScan1MiB(b *testing.B) {
+	p := benchPlugin(b, nil)
+	pl := core.NewPayload(benchPayload(1<<20), nil)
+	b.SetBytes(1 << 20)
+	b.ResetTimer()
+	for b.Loop() {
+		scanOnce(b, p, pl)
+	}
+}
+
+// BenchmarkScan1MiBParallel is the same from GOMAXPROCS goroutines (2 on
+// the reference machine).
+func BenchmarkScan1MiBParallel(b *testing.B) {
+	p := benchPlugin(b, nil)
+	pl := core.NewPayload(benchPayload(1<<20), nil)
+	b.SetBytes(1 << 20)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			scanOnce(b, p, pl)
+		}
+	})
+}
+
+// BenchmarkDispatch1MiB is the dispatcher (rules/dispatcher.yar) on 1 MiB.
+func BenchmarkDispatch1MiB(b *testing.B) {
+	p := benchPlugin(b, nil)
+	pl := core.NewPayload(benchPayload(1<<20), nil)
+	b.SetBytes(1 << 20)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.GetDispatches(context.Background(), pl, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScanStrategy compares the scanner free list with libyara's
+// yr_rules_scan_mem (a scanner created and destroyed per call), on small
+// and large payloads, from GOMAXPROCS goroutines.
+func BenchmarkScanStrategy(b *testing.B) {
+	for _, size := range []int{4 << 10, 1 << 20} {
+		pl := core.NewPayload(benchPayload(size), nil)
+		for _, perCall := range []bool{false, true} {
+			name := "pool"
+			if perCall {
+				name = "per-call"
+			}
+			b.Run(fmt.Sprintf("%s/%dKiB", name, size>>10), func(b *testing.B) {
+				p := benchPlugin(b, nil)
+				p.worker.perCallScanner = perCall
+				b.SetBytes(int64(size))
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						scanOnce(b, p, pl)
+					}
+				})
+			})
+		}
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
