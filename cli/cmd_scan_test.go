@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 const badExe = "MZ\x90\x00 this program cannot be run in DOS mode"
@@ -289,5 +293,31 @@ func TestScanLargeFileIsMapped(t *testing.T) {
 		if _, err := readPayloadFile("/dev/null"); err == nil || !strings.Contains(err.Error(), "empty") {
 			t.Errorf("/dev/null: %v, want empty content", err)
 		}
+	}
+}
+
+func TestReadStreamSpoolsLargeInput(t *testing.T) {
+	for _, size := range []int{1, spoolThreshold, spoolThreshold + 1, spoolThreshold + 12345} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		// A reader that is neither a file nor a bytes.Reader, as a pipe.
+		pc, err := readStream(struct{ io.Reader }{bytes.NewReader(want)}, "pipe")
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if !bytes.Equal(pc.data, want) {
+			t.Errorf("%d bytes: content differs", size)
+		}
+		if err := pc.release(); err != nil {
+			t.Errorf("%d bytes: release: %v", size, err)
+		}
+	}
+	if _, err := readStream(strings.NewReader(""), "pipe"); !errors.Is(err, errNoContent) {
+		t.Errorf("empty stream: %v", err)
+	}
+	if _, err := readStream(iotest.ErrReader(os.ErrClosed), "pipe"); err == nil || !strings.Contains(err.Error(), "reading pipe") {
+		t.Errorf("failing stream: %v", err)
 	}
 }

@@ -55,9 +55,15 @@ func readOpenFile(f *os.File, fi os.FileInfo) (*payloadContent, error) {
 		if data, unmap, err := mapFile(f, int(fi.Size())); err == nil {
 			return &payloadContent{data: data, release: unmap}, nil
 		}
-		// Mapping can fail (a file system without mmap): read it instead.
+		// Mapping can fail (a file system without mmap): read it instead,
+		// into a buffer of the right size.
+		data := make([]byte, fi.Size())
+		if _, err := io.ReadFull(f, data); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
+		}
+		return &payloadContent{data: data, release: func() error { return nil }}, nil
 	}
-	return readAllContent(f, f.Name())
+	return readStream(f, f.Name())
 }
 
 // readPayloadStdin reads the payload from stdin. When stdin is a regular
@@ -74,16 +80,87 @@ func readPayloadStdin(stdin io.Reader) (*payloadContent, error) {
 			}
 		}
 	}
-	return readAllContent(stdin, "standard input")
+	return readStream(stdin, "standard input")
 }
 
-func readAllContent(r io.Reader, name string) (*payloadContent, error) {
-	data, err := io.ReadAll(r)
+// spoolThreshold is the size past which a stream (a pipe) is spooled to a
+// temporary file and mapped rather than grown on the heap, where reading a
+// large stream would cost two to three times its size.
+const spoolThreshold = 32 << 20
+
+// readStream reads a stream whole: in memory when it is small, through an
+// unlinked temporary file mapped into memory when it is large.
+func readStream(r io.Reader, name string) (*payloadContent, error) {
+	head, err := io.ReadAll(io.LimitReader(r, spoolThreshold+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if len(data) == 0 {
+	if len(head) == 0 {
 		return nil, fmt.Errorf("%s: %w", name, errNoContent)
 	}
-	return &payloadContent{data: data, release: func() error { return nil }}, nil
+	noRelease := func() error { return nil }
+	if len(head) <= spoolThreshold {
+		return &payloadContent{data: head, release: noRelease}, nil
+	}
+	spool, err := spoolStream(head, r)
+	if err == nil {
+		return spool, nil
+	}
+	if !errors.Is(err, errCannotSpool) {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return &payloadContent{data: append(head, rest...), release: noRelease}, nil
+}
+
+// errCannotSpool means no temporary file could be used: read in memory.
+var errCannotSpool = errors.New("cannot spool to a temporary file")
+
+// spoolStream writes head and the rest of r to a temporary file, removed
+// at once (where the system allows) so nothing is left behind, and maps it.
+func spoolStream(head []byte, r io.Reader) (*payloadContent, error) {
+	f, err := os.CreateTemp("", "stoq-stdin-*")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCannotSpool, err)
+	}
+	name := f.Name()
+	removed := os.Remove(name) == nil
+	cleanup := func() {
+		f.Close()
+		if !removed {
+			os.Remove(name)
+		}
+	}
+	if _, err := f.Write(head); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("%w: %v", errCannotSpool, err)
+	}
+	n, err := io.Copy(f, r)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	size := int64(len(head)) + n
+	if size > math.MaxInt {
+		cleanup()
+		return nil, fmt.Errorf("too large to scan (%d bytes)", size)
+	}
+	data, unmap, err := mapFile(f, int(size))
+	if err != nil {
+		// The stream is consumed: read the spooled copy back.
+		defer cleanup()
+		data = make([]byte, size)
+		if _, err := f.ReadAt(data, 0); err != nil {
+			return nil, err
+		}
+		return &payloadContent{data: data, release: func() error { return nil }}, nil
+	}
+	return &payloadContent{data: data, release: func() error {
+		err := unmap()
+		cleanup()
+		return err
+	}}, nil
 }
