@@ -58,8 +58,8 @@ func moduleVersion(info *debug.BuildInfo, path string) string {
 // writeVersions prints stoq's version and one line per linked plugin:
 // name, manifest version, module path and module version.
 func writeVersions(w io.Writer, info *debug.BuildInfo) error {
-	fmt.Fprintf(w, "stoq %s (core module %s, %s, %s/%s)\n", core.Version,
-		moduleVersion(info, "github.com/stoq-go/stoq/core"), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "stoq %s (%s %s/%s)\n", core.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "core module: github.com/stoq-go/stoq/core %s\n", moduleVersion(info, "github.com/stoq-go/stoq/core"))
 	plugins := core.Plugins()
 	if len(plugins) == 0 {
 		fmt.Fprintln(w, "no plugins linked in")
