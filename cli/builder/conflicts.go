@@ -1,0 +1,107 @@
+package builder
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/semver"
+)
+
+// Conflict is a module that the linked modules require at different
+// versions. Go builds with the highest (minimal version selection); when
+// that breaks a plugin, this says who wanted what.
+type Conflict struct {
+	Module string
+	// Wants maps who (a plugin name, "core" or "cli") to the version its
+	// own requirements would select.
+	Wants map[string]string
+	// Selected is the version the build uses.
+	Selected string
+}
+
+func (c Conflict) String() string {
+	who := make([]string, 0, len(c.Wants))
+	for name := range c.Wants {
+		who = append(who, name)
+	}
+	sort.Slice(who, func(i, j int) bool {
+		if c := semver.Compare(c.Wants[who[i]], c.Wants[who[j]]); c != 0 {
+			return c > 0
+		}
+		return who[i] < who[j]
+	})
+	parts := make([]string, len(who))
+	for i, name := range who {
+		parts[i] = fmt.Sprintf("%s requires %s", name, c.Wants[name])
+	}
+	return fmt.Sprintf("%s: %s; the build uses %s", c.Module, strings.Join(parts, ", "), c.Selected)
+}
+
+// findConflicts reads `go mod graph` output and, for each root (a name for
+// a module path), the versions of every module its requirements reach; it
+// returns the modules that two roots reach at different versions.
+func findConflicts(graph string, roots map[string]string) []Conflict {
+	edges := map[string][]string{} // "path@version" or "path" → required "path@version"
+	nodesOf := map[string][]string{}
+	for _, line := range strings.Split(graph, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		edges[f[0]] = append(edges[f[0]], f[1])
+		p, _, _ := strings.Cut(f[0], "@")
+		nodesOf[p] = append(nodesOf[p], f[0])
+	}
+	wants := map[string]map[string]string{} // module → root name → version
+	selected := map[string]string{}
+	for path, name := range roots {
+		seen := map[string]bool{}
+		queue := append([]string(nil), nodesOf[path]...)
+		reach := map[string]string{}
+		for len(queue) > 0 {
+			n := queue[0]
+			queue = queue[1:]
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			for _, dep := range edges[n] {
+				p, v, ok := strings.Cut(dep, "@")
+				if !ok || p == CoreModule || p == CLIModule || isRoot(roots, p) || p == "go" || p == "toolchain" {
+					continue
+				}
+				if cur, ok := reach[p]; !ok || semver.Compare(v, cur) > 0 {
+					reach[p] = v
+				}
+				queue = append(queue, dep)
+			}
+		}
+		for p, v := range reach {
+			if wants[p] == nil {
+				wants[p] = map[string]string{}
+			}
+			wants[p][name] = v
+			if semver.Compare(v, selected[p]) > 0 {
+				selected[p] = v
+			}
+		}
+	}
+	var out []Conflict
+	for p, w := range wants {
+		distinct := map[string]bool{}
+		for _, v := range w {
+			distinct[v] = true
+		}
+		if len(distinct) > 1 {
+			out = append(out, Conflict{Module: p, Wants: w, Selected: selected[p]})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
+	return out
+}
+
+func isRoot(roots map[string]string, path string) bool {
+	_, ok := roots[path]
+	return ok
+}

@@ -1,0 +1,163 @@
+package builder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Home is the layout of $STOQ_HOME that install and uninstall manage:
+//
+//	plugins/NAME/     installed plugins (sources and NAME.stoq)
+//	src/core, src/cli the core and cli sources the binary links
+//	build/            the generated main module of bin/stoq
+//	bin/stoq          the binary with every installed plugin
+//	installed.json    what was installed, from where
+type Home struct{ Dir string }
+
+// PluginsDir is the default install folder.
+func (h Home) PluginsDir() string { return filepath.Join(h.Dir, "plugins") }
+
+// Binary is the custom stoq.
+func (h Home) Binary() string { return filepath.Join(h.Dir, "bin", "stoq") }
+
+// BuildDir holds the generated module of Binary.
+func (h Home) BuildDir() string { return filepath.Join(h.Dir, "build") }
+
+// CoreSrc and CLISrc hold the sources Binary links.
+func (h Home) CoreSrc() string { return filepath.Join(h.Dir, "src", "core") }
+
+// CLISrc holds the cli sources Binary links.
+func (h Home) CLISrc() string { return filepath.Join(h.Dir, "src", "cli") }
+
+func (h Home) stateFile() string { return filepath.Join(h.Dir, "installed.json") }
+func (h Home) lockFile() string  { return filepath.Join(h.Dir, ".install.lock") }
+
+// InstalledPlugin is one entry of installed.json.
+type InstalledPlugin struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Module  string `json:"module"`
+	// Dir is the installed folder ($STOQ_HOME/plugins/NAME or under
+	// --install-dir).
+	Dir       string    `json:"dir"`
+	Source    string    `json:"source"`
+	Installed time.Time `json:"installed"`
+}
+
+type installState struct {
+	Plugins map[string]InstalledPlugin `json:"plugins"`
+}
+
+// Installed lists the plugins installed in home, by name.
+func Installed(home string) ([]InstalledPlugin, error) {
+	st, err := loadState(Home{home})
+	if err != nil {
+		return nil, err
+	}
+	return st.sorted(), nil
+}
+
+func loadState(h Home) (*installState, error) {
+	st := &installState{Plugins: map[string]InstalledPlugin{}}
+	data, err := os.ReadFile(h.stateFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("%s: %w (fix or remove it; the plugin folders are in %s)", h.stateFile(), err, h.PluginsDir())
+	}
+	if st.Plugins == nil {
+		st.Plugins = map[string]InstalledPlugin{}
+	}
+	return st, nil
+}
+
+func (st *installState) save(h Home) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := h.stateFile() + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, h.stateFile())
+}
+
+func (st *installState) sorted() []InstalledPlugin {
+	out := make([]InstalledPlugin, 0, len(st.Plugins))
+	for _, p := range st.Plugins {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (st *installState) clone() *installState {
+	c := &installState{Plugins: make(map[string]InstalledPlugin, len(st.Plugins))}
+	for k, v := range st.Plugins {
+		c.Plugins[k] = v
+	}
+	return c
+}
+
+// transaction records the file moves of an install so that a failure puts
+// everything back: moves are undone in reverse order, and the folders moved
+// aside are removed only on commit.
+type transaction struct {
+	undo    []func() error
+	cleanup []string
+}
+
+// moveAside renames path (when it exists) to a hidden sibling, to be
+// removed on commit or moved back on rollback.
+func (tx *transaction) moveAside(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	aside := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.old-%d", filepath.Base(path), time.Now().UnixNano()))
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("moving %s aside: %w", path, err)
+	}
+	tx.undo = append(tx.undo, func() error { return os.Rename(aside, path) })
+	tx.cleanup = append(tx.cleanup, aside)
+	return nil
+}
+
+// moveInto renames the staged folder to path, which must be free.
+func (tx *transaction) moveInto(staged, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(staged, path); err != nil {
+		return fmt.Errorf("moving %s into place: %w", path, err)
+	}
+	tx.undo = append(tx.undo, func() error { return os.RemoveAll(path) })
+	return nil
+}
+
+func (tx *transaction) rollback() error {
+	var errs []error
+	for i := len(tx.undo) - 1; i >= 0; i-- {
+		if err := tx.undo[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	tx.undo, tx.cleanup = nil, nil
+	return errors.Join(errs...)
+}
+
+func (tx *transaction) commit() {
+	for _, p := range tx.cleanup {
+		_ = os.RemoveAll(p)
+	}
+	tx.undo, tx.cleanup = nil, nil
+}

@@ -1,0 +1,81 @@
+package builder
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Progress reports what a long operation is doing, one line per step with
+// how long it took. A nil *Progress, or one with Quiet set, prints nothing.
+type Progress struct {
+	W     io.Writer
+	Quiet bool
+	mu    sync.Mutex
+}
+
+// NewProgress reports to w unless quiet.
+func NewProgress(w io.Writer, quiet bool) *Progress { return &Progress{W: w, Quiet: quiet} }
+
+// Printf prints one line of progress.
+func (p *Progress) Printf(format string, args ...any) {
+	if p == nil || p.Quiet || p.W == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.W, format+"\n", args...)
+}
+
+// Warnf prints a warning; warnings show even when quiet.
+func (p *Progress) Warnf(format string, args ...any) {
+	if p == nil || p.W == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.W, "warning: "+format+"\n", args...)
+}
+
+// Step announces a step; the returned func reports its end and how long it
+// took. While the step runs, a line every `every` (when > 0) says it still
+// does, for steps that can take minutes.
+func (p *Progress) Step(what string, every time.Duration) (done func(err error)) {
+	start := time.Now()
+	p.Printf("%s ...", what)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if every > 0 && p != nil && !p.Quiet {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					p.Printf("  ... still at it (%s)", roundDuration(time.Since(start)))
+				}
+			}
+		}()
+	}
+	return func(err error) {
+		close(stop)
+		wg.Wait()
+		if err == nil {
+			p.Printf("  done in %s", roundDuration(time.Since(start)))
+		} else {
+			p.Printf("  failed after %s", roundDuration(time.Since(start)))
+		}
+	}
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}

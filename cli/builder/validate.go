@@ -1,0 +1,243 @@
+package builder
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/stoq-go/stoq/core"
+	"golang.org/x/mod/modfile"
+)
+
+// Plugin is a plugin source folder that passed Validate: a Go module whose
+// root package registers the plugin its NAME.stoq manifest describes.
+type Plugin struct {
+	Name    string
+	Version string // the manifest's [Documentation] Version
+	Module  string // the Go module path (manifest Module = go.mod module)
+	// Dir holds go.mod and NAME.stoq.
+	Dir string
+	// GoVersion is its go.mod go line (the oldest toolchain that builds it).
+	GoVersion string
+	Manifest  *core.Manifest
+	// Warnings are problems that do not stop an install (a plugin's own
+	// replace directives, which a build ignores; a min_stoq_version overridden
+	// with --force).
+	Warnings []string
+}
+
+// ValidateOptions tunes Validate.
+type ValidateOptions struct {
+	// WantName is the name the plugin must have: the requested stoq:NAME or
+	// the folder's name. Empty accepts any (safe) name.
+	WantName string
+	// CoreVersion is the running core's version (core.Version when empty),
+	// which min_stoq_version must accept.
+	CoreVersion string
+	// Force turns an unmet min_stoq_version into a warning.
+	Force bool
+}
+
+// Validate checks the plugin folder dir before anything is installed: one
+// NAME.stoq manifest with every required field (core.Manifest.Validate),
+// a safe Name matching WantName and the manifest's file name, a semver
+// Version, a min_stoq_version the running core meets, a go.mod whose module
+// path is the manifest's Module, and a Go package at the module root.
+func Validate(dir string, opts ValidateOptions) (*Plugin, error) {
+	if opts.CoreVersion == "" {
+		opts.CoreVersion = core.Version
+	}
+	manifestPath, err := findManifest(dir, opts.WantName)
+	if err != nil {
+		return nil, err
+	}
+	m, err := core.ReadManifest(manifestPath)
+	if err != nil {
+		return nil, fmt.Errorf("plugin manifest %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if fileName := strings.TrimSuffix(filepath.Base(manifestPath), ".stoq"); fileName != m.Name {
+		return nil, fmt.Errorf("manifest %s: [Core] Name is %q but the file is named %s.stoq (it must be NAME.stoq)", manifestPath, m.Name, fileName)
+	}
+	if opts.WantName != "" && m.Name != opts.WantName {
+		return nil, fmt.Errorf("manifest %s: [Core] Name is %q, expected %q", manifestPath, m.Name, opts.WantName)
+	}
+	p := &Plugin{Name: m.Name, Version: strings.TrimPrefix(m.Version, "v"), Module: m.Module, Dir: dir, Manifest: m}
+	if err := CheckMinStoqVersion(m.MinStoqVersion, opts.CoreVersion); err != nil {
+		err = fmt.Errorf("plugin %s %s: %w", m.Name, p.Version, err)
+		if !opts.Force {
+			return nil, fmt.Errorf("%w (install a version of the plugin made for stoq %s, upgrade stoq, or pass --force to try anyway)", err, opts.CoreVersion)
+		}
+		p.Warnings = append(p.Warnings, err.Error()+"; installing anyway (--force)")
+	}
+
+	gomodPath := filepath.Join(dir, "go.mod")
+	data, err := os.ReadFile(gomodPath)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: a plugin is a Go module and needs a go.mod: %w", m.Name, err)
+	}
+	mf, err := modfile.ParseLax(gomodPath, data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", m.Name, err)
+	}
+	if mf.Module == nil || mf.Module.Mod.Path == "" {
+		return nil, fmt.Errorf("plugin %s: %s has no module line", m.Name, gomodPath)
+	}
+	if mf.Module.Mod.Path != m.Module {
+		return nil, fmt.Errorf("plugin %s: manifest [Core] Module is %s but %s declares module %s; they must be the same",
+			m.Name, m.Module, gomodPath, mf.Module.Mod.Path)
+	}
+	if mf.Go != nil {
+		p.GoVersion = mf.Go.Version
+	}
+	for _, r := range mf.Replace {
+		if r.Old.Path != CoreModule {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("plugin %s: its go.mod replaces %s => %s; builds ignore a plugin's replace directives",
+				m.Name, r.Old.Path, r.New.Path))
+		}
+	}
+	if !hasGoPackage(dir) {
+		return nil, fmt.Errorf("plugin %s: no Go package in %s: the module's root package must register the plugin (core.Register in init)", m.Name, dir)
+	}
+	return p, nil
+}
+
+// findManifest returns the NAME.stoq of the plugin folder dir: want.stoq
+// when want is set, else the only .stoq file.
+func findManifest(dir, want string) (string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "*.stoq"))
+	if err != nil {
+		return "", err
+	}
+	if want != "" {
+		p := filepath.Join(dir, want+".stoq")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	switch len(matches) {
+	case 0:
+		if _, err := os.Stat(dir); err != nil {
+			return "", fmt.Errorf("plugin folder %s: %w", dir, err)
+		}
+		return "", fmt.Errorf("no plugin manifest (NAME.stoq) in %s", dir)
+	case 1:
+		return matches[0], nil
+	}
+	names := make([]string, len(matches))
+	for i, m := range matches {
+		names[i] = filepath.Base(m)
+	}
+	return "", fmt.Errorf("%s holds several manifests (%s): a plugin folder holds one NAME.stoq", dir, strings.Join(names, ", "))
+}
+
+func hasGoPackage(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckMinStoqVersion checks a manifest's min_stoq_version against the
+// running core version: a version (3.0.0) means "this or newer", anything
+// else is a semver constraint (">= 3.0, < 4"). The error gives both.
+func CheckMinStoqVersion(minVersion, running string) error {
+	minVersion = strings.TrimSpace(minVersion)
+	if minVersion == "" {
+		return fmt.Errorf("min_stoq_version is not set")
+	}
+	constraint := minVersion
+	if _, err := semver.NewVersion(minVersion); err == nil {
+		constraint = ">= " + minVersion
+	}
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return fmt.Errorf("min_stoq_version %q is neither a version nor a version constraint: %v", minVersion, err)
+	}
+	v, err := semver.NewVersion(running)
+	if err != nil {
+		return fmt.Errorf("stoq version %q: %w", running, err)
+	}
+	if !c.Check(v) {
+		return fmt.Errorf("it needs stoq %s (min_stoq_version = %s) and this stoq is %s", constraint, minVersion, running)
+	}
+	return nil
+}
+
+// CoreModule and CLIModule are the module paths every build links.
+const (
+	CoreModule = "github.com/stoq-go/stoq/core"
+	CLIModule  = "github.com/stoq-go/stoq/cli"
+)
+
+// ReadCoreVersion reads the core Version constant from the core sources in
+// dir, the version a build of them reports and checks plugins against.
+func ReadCoreVersion(dir string) (string, error) {
+	fset := token.NewFileSet()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("core sources: %w", err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.SkipObjectResolution)
+		if err != nil {
+			continue
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if name.Name != "Version" || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						return strconv.Unquote(lit.Value)
+					}
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("core sources %s: no Version constant: not a stoq core", dir)
+}
+
+// checkModuleDir checks that dir holds the Go module path.
+func checkModuleDir(dir, path string) (goVersion string, err error) {
+	gomodPath := filepath.Join(dir, "go.mod")
+	data, err := os.ReadFile(gomodPath)
+	if err != nil {
+		return "", fmt.Errorf("%s sources: %w", path, err)
+	}
+	mf, err := modfile.ParseLax(gomodPath, data, nil)
+	if err != nil {
+		return "", err
+	}
+	if mf.Module == nil || mf.Module.Mod.Path != path {
+		return "", fmt.Errorf("%s is not the module %s", gomodPath, path)
+	}
+	if mf.Go != nil {
+		goVersion = mf.Go.Version
+	}
+	return goVersion, nil
+}
