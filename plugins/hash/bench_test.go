@@ -76,7 +76,9 @@ func BenchmarkChunkSize(b *testing.B) {
 			b.Run(fmt.Sprintf("%dMiB/chunk=%dKiB", n>>20, chunk>>10), func(b *testing.B) {
 				b.SetBytes(int64(n))
 				for b.Loop() {
-					digests(content, algos, chunk)
+					if _, err := digests(b.Context(), content, algos, chunk); err != nil {
+						b.Fatal(err)
+					}
 				}
 			})
 		}

@@ -180,9 +180,12 @@ func TestBadAlgorithmsOption(t *testing.T) {
 // The digests do not depend on how the content is cut into chunks.
 func TestChunkingDoesNotChangeDigests(t *testing.T) {
 	content := randomBytes(3*chunkSize+12345, 5)
-	want := digests(content, known, 0)
+	want, err := digests(context.Background(), content, known, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, chunk := range []int{1, 63, 4096, chunkSize, len(content), 10 * len(content)} {
-		if got := digests(content, known, chunk); !mapsEqual(got, want) {
+		if got, _ := digests(context.Background(), content, known, chunk); !mapsEqual(got, want) {
 			t.Errorf("chunk %d: got %v, want %v", chunk, got, want)
 		}
 	}
@@ -229,5 +232,22 @@ func TestEngineScan(t *testing.T) {
 	}
 	if !equalJSON(got, want) {
 		t.Errorf("workers.hash = %v, want %v", got, want)
+	}
+}
+
+// A scan whose deadline has passed stops with the context's error rather
+// than hashing a large payload to the end.
+func TestScanStopsWhenCancelled(t *testing.T) {
+	w := stoqtest.New[*Plugin](t, "hash", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := stoqtest.Payload(make([]byte, 2*ctxCheckChunks*chunkSize), nil)
+	if _, err := w.Scan(ctx, p, stoqtest.Request(p)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled scan returned %v, want context.Canceled", err)
+	}
+	// A small payload is done before the first check.
+	small := stoqtest.Payload([]byte("abc"), nil)
+	if _, err := w.Scan(ctx, small, stoqtest.Request(small)); err != nil {
+		t.Fatalf("small payload: %v", err)
 	}
 }
