@@ -297,13 +297,14 @@ func TestScanLargeFileIsMapped(t *testing.T) {
 }
 
 func TestReadStreamSpoolsLargeInput(t *testing.T) {
-	for _, size := range []int{1, spoolThreshold, spoolThreshold + 1, spoolThreshold + 12345} {
+	const threshold = 4096
+	for _, size := range []int{1, threshold, threshold + 1, threshold + 12345, 3 << 20} {
 		want := make([]byte, size)
 		for i := range want {
 			want[i] = byte(i * 7)
 		}
 		// A reader that is neither a file nor a bytes.Reader, as a pipe.
-		pc, err := readStream(struct{ io.Reader }{bytes.NewReader(want)}, "pipe")
+		pc, err := readStreamSpooling(struct{ io.Reader }{bytes.NewReader(want)}, "pipe", threshold)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", size, err)
 		}

@@ -86,12 +86,17 @@ func readPayloadStdin(stdin io.Reader) (*payloadContent, error) {
 // spoolThreshold is the size past which a stream (a pipe) is spooled to a
 // temporary file and mapped rather than grown on the heap, where reading a
 // large stream would cost two to three times its size.
-const spoolThreshold = 32 << 20
+const spoolThreshold = 8 << 20
 
 // readStream reads a stream whole: in memory when it is small, through an
 // unlinked temporary file mapped into memory when it is large.
 func readStream(r io.Reader, name string) (*payloadContent, error) {
-	head, err := io.ReadAll(io.LimitReader(r, spoolThreshold+1))
+	return readStreamSpooling(r, name, spoolThreshold)
+}
+
+// readStreamSpooling is readStream spooling past threshold bytes.
+func readStreamSpooling(r io.Reader, name string, threshold int) (*payloadContent, error) {
+	head, err := io.ReadAll(io.LimitReader(r, int64(threshold)+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
@@ -99,7 +104,7 @@ func readStream(r io.Reader, name string) (*payloadContent, error) {
 		return nil, fmt.Errorf("%s: %w", name, errNoContent)
 	}
 	noRelease := func() error { return nil }
-	if len(head) <= spoolThreshold {
+	if len(head) <= threshold {
 		return &payloadContent{data: head, release: noRelease}, nil
 	}
 	spool, err := spoolStream(head, r)
