@@ -84,7 +84,7 @@ func Validate(dir string, opts ValidateOptions) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: a plugin is a Go module and needs a go.mod: %w", m.Name, err)
 	}
-	mf, err := modfile.ParseLax(gomodPath, data, nil)
+	mf, err := modfile.Parse(gomodPath, data, nil)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", m.Name, err)
 	}

@@ -1,0 +1,155 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+)
+
+func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
+	in := buildInputs{
+		Kind: KindInstall, CoreDir: "/h/src/core", CLIDir: "/h/src/cli", CoreVersion: "3.0.0",
+		Links: []link{
+			{Plugin: Plugin{Name: "hash", Version: "3.0.0", Module: "github.com/stoq-go/stoq/plugins/hash", Dir: "/h/plugins/hash"}, Source: "stoq:hash"},
+			{Plugin: Plugin{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Dir: "/cache/pdf@v1.2.0"}, ModVersion: "v1.2.0", Source: "example.org/pdf@v1.2.0"},
+		},
+	}
+	data, err := generateGoMod(in, "1.26")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatalf("generated go.mod does not parse: %v\n%s", err, data)
+	}
+	replaces := map[string]string{}
+	for _, r := range f.Replace {
+		if r.Old.Version != "" {
+			t.Errorf("replace of %s is for version %s only; it must cover every version", r.Old.Path, r.Old.Version)
+		}
+		replaces[r.Old.Path] = r.New.Path
+	}
+	want := map[string]string{CoreModule: "/h/src/core", CLIModule: "/h/src/cli", "github.com/stoq-go/stoq/plugins/hash": "/h/plugins/hash"}
+	for path, dir := range want {
+		if replaces[path] != dir {
+			t.Errorf("replace %s => %q, want %q", path, replaces[path], dir)
+		}
+	}
+	if _, ok := replaces["example.org/pdf"]; ok {
+		t.Error("a published module was replaced by its cache folder")
+	}
+	requires := map[string]string{}
+	for _, r := range f.Require {
+		requires[r.Mod.Path] = r.Mod.Version
+	}
+	if requires["example.org/pdf"] != "v1.2.0" || requires[CoreModule] != placeholderVersion {
+		t.Errorf("requires %v", requires)
+	}
+	if f.Go.Version != "1.26" {
+		t.Errorf("go %s", f.Go.Version)
+	}
+
+	main, err := generateMain(in, "go1.26.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parser.ParseFile(token.NewFileSet(), "main.go", main, parser.ImportsOnly)
+	if err != nil {
+		t.Fatalf("main.go: %v\n%s", err, main)
+	}
+	var imports []string
+	for _, imp := range pf.Imports {
+		imports = append(imports, imp.Path.Value)
+	}
+	if got := strings.Join(imports, " "); got != `"os" "github.com/stoq-go/stoq/cli" "example.org/pdf" "github.com/stoq-go/stoq/plugins/hash"` {
+		t.Errorf("imports %s", got)
+	}
+	for _, want := range []string{`Kind:        "install"`, `{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Source: "example.org/pdf@v1.2.0"}`, "os.Exit(cli.Main())"} {
+		if !strings.Contains(string(main), want) {
+			t.Errorf("main.go lacks %s:\n%s", want, main)
+		}
+	}
+}
+
+func TestGoDirectiveIsTheNewest(t *testing.T) {
+	if got := goDirective("1.22", "1.27.1", "", "bogus", "1.26"); got != "1.27.1" {
+		t.Errorf("goDirective = %s", got)
+	}
+	if got := goDirective(); got != "1.26" {
+		t.Errorf("goDirective() = %s", got)
+	}
+}
+
+func TestSeedGoSumMergesAndDedupes(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.WriteFile(a, []byte("x v1 h1:a=\nx v1/go.mod h1:b=\n"), 0o644)
+	os.WriteFile(b, []byte("x v1 h1:a=\ny v2 h1:c=\nnot a sum line\n"), 0o644)
+	got := string(seedGoSum(a, b, filepath.Join(dir, "missing")))
+	if got != "x v1 h1:a=\nx v1/go.mod h1:b=\ny v2 h1:c=\n" {
+		t.Errorf("seedGoSum = %q", got)
+	}
+}
+
+func TestFindConflicts(t *testing.T) {
+	graph := strings.Join([]string{
+		"stoq.local/build github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000",
+		"stoq.local/build example.org/es@v1.0.0",
+		"stoq.local/build github.com/stoq-go/stoq/cli@v0.0.0-00010101000000-000000000000",
+		"github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000 example.org/lib@v1.2.0",
+		"github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000 github.com/stoq-go/stoq/core@v0.0.0-00010101000000-000000000000",
+		"example.org/es@v1.0.0 example.org/mid@v0.3.0",
+		"example.org/mid@v0.3.0 example.org/lib@v1.5.0",
+		"example.org/es@v1.0.0 example.org/same@v2.0.0",
+		"github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000 example.org/same@v2.0.0",
+		"github.com/stoq-go/stoq/cli@v0.0.0-00010101000000-000000000000 example.org/lib@v1.1.0",
+		"github.com/stoq-go/stoq/cli@v0.0.0-00010101000000-000000000000 go@1.26",
+	}, "\n")
+	roots := map[string]string{
+		"github.com/stoq-go/stoq/plugins/yara": "plugin yara", "example.org/es": "plugin es",
+		CoreModule: "core", CLIModule: "cli",
+	}
+	got := findConflicts(graph, roots)
+	if len(got) != 1 {
+		t.Fatalf("conflicts %v, want only example.org/lib", got)
+	}
+	want := "example.org/lib: plugin es requires v1.5.0, plugin yara requires v1.2.0, cli requires v1.1.0; the build uses v1.5.0"
+	if got[0].String() != want {
+		t.Errorf("got  %s\nwant %s", got[0], want)
+	}
+}
+
+func TestFindToolchain(t *testing.T) {
+	ctx := context.Background()
+	_, err := FindToolchain(ctx, []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()})
+	if !errors.Is(err, ErrNoGo) || !strings.Contains(err.Error(), "was not found on PATH") {
+		t.Errorf("no go: err = %v", err)
+	}
+	tc, err := FindToolchain(ctx, nil)
+	if err != nil {
+		t.Skipf("no Go toolchain on this machine: %v", err)
+	}
+	if !strings.HasPrefix(tc.Version, "go1.") {
+		t.Errorf("version %q", tc.Version)
+	}
+	if getenvIn(tc.environ, "GOWORK") != "off" {
+		t.Error("go commands would run with the workspace")
+	}
+	if err := tc.Need("1.20", "plugin x"); err != nil {
+		t.Error(err)
+	}
+	err = tc.Need("9.99", "plugin x")
+	if err == nil || !strings.Contains(err.Error(), "plugin x needs Go 9.99") || !strings.Contains(err.Error(), tc.Version) {
+		t.Errorf("Need(9.99) = %v", err)
+	}
+	if err := tc.Need("one", "plugin x"); err == nil {
+		t.Error("a bad go line was accepted")
+	}
+}
