@@ -167,6 +167,8 @@ func TestScanFailures(t *testing.T) {
 		{"unknown flag", "", []string{"scan", bad, "--bogus"}, "unknown flag: --bogus"},
 		{"flag without value", "", []string{"scan", bad, "-s"}, "flag -s needs at least one value"},
 		{"unknown command", "", []string{"scna", bad}, `unknown command "scna"`},
+		{"unknown start dispatch worker", "", []string{"scan", bad, "-s", "hsah"}, `start dispatch "hsah": plugin hsah is not available`},
+		{"start dispatch not a worker", "", []string{"scan", bad, "-s", "filedir"}, "not a Worker"},
 		{"bad plugin option value", "", []string{"scan", bad, "-C", "stdout", "--plugin-opts", "stdout:compactly=maybe"}, "compactly"},
 	}
 	for _, tt := range tests {
@@ -201,6 +203,15 @@ func TestScanPluginErrorsAndFailOnError(t *testing.T) {
 		t.Error("--fail-on-error must still print the response")
 	}
 	stoq(t, home, nil, "scan", bad, "-s", "hash", "--fail-on-error").mustSucceed(t)
+}
+
+func TestPluginOptsForAnUnlinkedPluginWarns(t *testing.T) {
+	home, dir := t.TempDir(), t.TempDir()
+	bad := writeFile(t, dir, "bad.exe", badExe)
+	r := stoq(t, home, nil, "scan", bad, "-s", "hash", "--plugin-opts", "hsah:x=1", "hash:x=1").mustSucceed(t)
+	if !strings.Contains(r.stderr, "--plugin-opts names hsah, which is not linked") || strings.Contains(r.stderr, "names hash") {
+		t.Errorf("stderr = %q, want a warning about hsah only", r.stderr)
+	}
 }
 
 func TestScanMaxRecursion(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -352,6 +353,24 @@ func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*
 		return nil, usageError(err)
 	}
 	setup := &engineSetup{stoq: s, requestMeta: requestMeta, startDispatch: f.startDispatch, logCloser: logCloser}
+	// The engine checks every role's plugins; start dispatch is only used
+	// at the first scan, so check it now: a typo is an error, not a scan
+	// that quietly records it.
+	for _, name := range f.startDispatch {
+		inst, err := s.LoadPlugin(name)
+		if err == nil && core.ClassesOf(inst)&core.ClassWorker == 0 {
+			err = fmt.Errorf("plugin is a %s, not a Worker", core.ClassesOf(inst))
+		}
+		if err != nil {
+			_ = setup.close()
+			return nil, usageErrorf("start dispatch %q: %w", name, err)
+		}
+	}
+	for _, name := range sortedNames(cmdlineOpts) {
+		if _, ok := core.LookupPlugin(name); !ok {
+			fmt.Fprintf(env.Stderr, "stoq: warning: --plugin-opts names %s, which is not linked into this stoq\n", name)
+		}
+	}
 	// The stdout connector writes to this command's stdout, not the
 	// process's: tests and embedding programs pass their own.
 	for _, name := range s.Settings().Connectors {
@@ -362,4 +381,14 @@ func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*
 		}
 	}
 	return setup, nil
+}
+
+// sortedNames returns the keys of m in order.
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
