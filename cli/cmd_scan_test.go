@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stoq-go/stoq/core"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,8 +39,11 @@ func TestGuideScanWithHash(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "{\n    \"time\": ") {
 		t.Errorf("output is not indented with 4 spaces:\n%s", r.stdout[:min(len(r.stdout), 80)])
 	}
-	if !strings.Contains(r.stderr, "stoq.cfg does not exist") {
-		t.Errorf("no warning about the missing stoq.cfg: %q", r.stderr)
+	if strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("warned about stoq.cfg in a new home: %q", r.stderr)
+	}
+	if cfg, err := core.ReadINI(filepath.Join(home, "stoq.cfg")); err != nil || cfg["core"] == nil {
+		t.Errorf("no default stoq.cfg written into the new home: %v", err)
 	}
 }
 

@@ -82,10 +82,57 @@ func (e *Env) PluginsDir() string { return filepath.Join(e.Home, "plugins") }
 // BinDir is $STOQ_HOME/bin, where `stoq install` puts the custom binary.
 func (e *Env) BinDir() string { return filepath.Join(e.Home, "bin") }
 
-// EnsureHome creates Home and Home/plugins when they are missing. A Home
-// that exists but is not a folder, or that cannot be created, is an error
-// naming it and $STOQ_HOME.
+// EnsureHome creates Home and Home/plugins when they are missing, and a
+// commented default Home/stoq.cfg when there is none, so a new user sees
+// where settings go instead of a warning. A Home that exists but is not a
+// folder, or that cannot be created, is an error naming it and $STOQ_HOME.
 func (e *Env) EnsureHome() error {
+	if err := e.ensureDirs(); err != nil {
+		return err
+	}
+	cfg := filepath.Join(e.Home, "stoq.cfg")
+	if _, err := os.Lstat(cfg); errors.Is(err, os.ErrNotExist) {
+		// Best effort: when it cannot be written, loading warns about it.
+		if f, err := os.OpenFile(cfg, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+			_, werr := f.WriteString(defaultConfig)
+			if cerr := f.Close(); werr != nil || cerr != nil {
+				os.Remove(cfg)
+			}
+		}
+	}
+	return nil
+}
+
+// defaultConfig is the stoq.cfg written into a new $STOQ_HOME: every [core]
+// key with its default, commented out.
+const defaultConfig = `# stoq configuration (Python configparser syntax). Uncomment to change.
+# Plugin options go in a section named after the plugin, e.g.
+#   [filedir]
+#   results_dir = /var/lib/stoq/results
+# Precedence, highest first: --plugin-opts, this file, the installed
+# manifest ($STOQ_HOME/plugins/NAME/NAME.stoq), the manifest built in.
+
+[core]
+# max_queue = 100
+# provider_consumers = 2
+# max_recursion = 10
+# max_required_worker_depth = 10
+# log_dir =
+# log_level = info
+# log_maxbytes = 1500000
+# log_backup_count = 5
+# log_syntax = text
+# plugin_dir_list =
+# providers =
+# source_archivers =
+# dest_archivers =
+# connectors =
+# dispatchers =
+# decorators =
+# always_dispatch =
+`
+
+func (e *Env) ensureDirs() error {
 	for _, dir := range []string{e.Home, e.PluginsDir()} {
 		fi, err := os.Stat(dir)
 		switch {
