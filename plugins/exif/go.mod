@@ -4,4 +4,10 @@ go 1.26
 
 require github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
 
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	gopkg.in/ini.v1 v1.68.0 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+)
+
 replace github.com/stoq-go/stoq/core => ../../core
