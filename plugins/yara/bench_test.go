@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stoq-go/stoq/core"
 )
@@ -40,6 +41,15 @@ func benchPlugin(b *testing.B, opts map[string]string) *Plugin {
 	return p
 }
 
+// cpuMeter reports the process's CPU time per operation as cpu-ms/op when
+// the benchmark ends.
+func cpuMeter(b *testing.B) func() {
+	start := processCPUTime()
+	return func() {
+		b.ReportMetric(float64(processCPUTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
+}
+
 func scanOnce(b *testing.B, p *Plugin, pl *core.Payload) {
 	resp, err := p.Scan(context.Background(), pl, nil)
 	if err != nil {
@@ -56,7 +66,7 @@ func BenchmarkScan1MiB(b *testing.B) {
 	p := benchPlugin(b, nil)
 	pl := core.NewPayload(benchPayload(1<<20), nil)
 	b.SetBytes(1 << 20)
-	b.ResetTimer()
+	defer cpuMeter(b)()
 	for b.Loop() {
 		scanOnce(b, p, pl)
 	}
@@ -69,6 +79,7 @@ func BenchmarkScan1MiBParallel(b *testing.B) {
 	pl := core.NewPayload(benchPayload(1<<20), nil)
 	b.SetBytes(1 << 20)
 	b.ResetTimer()
+	defer cpuMeter(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			scanOnce(b, p, pl)
@@ -81,7 +92,7 @@ func BenchmarkDispatch1MiB(b *testing.B) {
 	p := benchPlugin(b, nil)
 	pl := core.NewPayload(benchPayload(1<<20), nil)
 	b.SetBytes(1 << 20)
-	b.ResetTimer()
+	defer cpuMeter(b)()
 	for b.Loop() {
 		if _, err := p.GetDispatches(context.Background(), pl, nil); err != nil {
 			b.Fatal(err)
@@ -105,6 +116,7 @@ func BenchmarkScanStrategy(b *testing.B) {
 				p.worker.perCallScanner = perCall
 				b.SetBytes(int64(size))
 				b.ResetTimer()
+				defer cpuMeter(b)()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						scanOnce(b, p, pl)
