@@ -152,26 +152,26 @@ func optionError(cfg *core.Config, key, want string) error {
 // option or the path when source_dir is unset or cannot be read.
 func (p *Plugin) Ingest(ctx context.Context, queue *core.Queue) error {
 	if p.sourceDir == "" {
-		return errors.New("filedir: option source_dir is not set: name a file or folder to ingest, e.g. --plugin-opts filedir:source_dir=/path/to/files")
+		return errors.New("option source_dir is not set: name a file or folder to ingest, e.g. --plugin-opts filedir:source_dir=/path/to/files")
 	}
 	root, err := filepath.Abs(p.sourceDir)
 	if err != nil {
-		return fmt.Errorf("filedir: source_dir %s: %w", p.sourceDir, err)
+		return fmt.Errorf("source_dir %s: %w", p.sourceDir, err)
 	}
 	info, err := os.Stat(root)
 	if err != nil {
-		return fmt.Errorf("filedir: source_dir %s: %w", root, err)
+		return fmt.Errorf("source_dir %s: %w", root, err)
 	}
 	if !info.IsDir() {
 		if !info.Mode().IsRegular() {
-			return fmt.Errorf("filedir: source_dir %s is neither a folder nor a regular file", root)
+			return fmt.Errorf("source_dir %s is neither a folder nor a regular file", root)
 		}
 		return p.queueFile(ctx, queue, root)
 	}
 	if !p.recursive {
 		entries, err := os.ReadDir(root)
 		if err != nil {
-			return fmt.Errorf("filedir: reading source_dir %s: %w", root, err)
+			return fmt.Errorf("reading source_dir %s: %w", root, err)
 		}
 		for _, e := range entries {
 			if err := p.queueEntry(ctx, queue, filepath.Join(root, e.Name()), e); err != nil {
@@ -183,7 +183,7 @@ func (p *Plugin) Ingest(ctx context.Context, queue *core.Queue) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == root {
-				return fmt.Errorf("filedir: reading source_dir %s: %w", root, err)
+				return fmt.Errorf("reading source_dir %s: %w", root, err)
 			}
 			p.log.Error("skipping unreadable folder", "path", path, "error", err)
 			return nil // WalkDir skips the folder
