@@ -13,7 +13,7 @@ import (
 var benchSizes = []struct {
 	name string
 	n    int
-}{{"4KiB", 4 << 10}, {"1MiB", 1 << 20}}
+}{{"4KiB", 4 << 10}, {"1MiB", 1 << 20}, {"64MiB", 64 << 20}}
 
 // BenchmarkScan measures the worker as the engine calls it.
 func BenchmarkScan(b *testing.B) {

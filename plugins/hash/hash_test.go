@@ -3,6 +3,11 @@ package hash
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"fmt"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -249,5 +254,30 @@ func TestScanStopsWhenCancelled(t *testing.T) {
 	small := stoqtest.Payload([]byte("abc"), nil)
 	if _, err := w.Scan(ctx, small, stoqtest.Request(small)); err != nil {
 		t.Fatalf("small payload: %v", err)
+	}
+}
+
+// TestLargePayloadsHashedInParallelGiveTheSameDigests covers the path where
+// each digest has its own goroutine (payloads of parallelFrom and up).
+func TestLargePayloadsHashedInParallelGiveTheSameDigests(t *testing.T) {
+	content := randomBytes(parallelFrom+12345, 3)
+	w := stoqtest.New[*Plugin](t, "hash", map[string]string{"algorithms": "md5,sha1,sha256,sha512"})
+	got := stoqtest.Scan(t, w, content).Results.(map[string]string)
+	want := map[string]string{
+		"md5":    fmt.Sprintf("%x", md5.Sum(content)),
+		"sha1":   fmt.Sprintf("%x", sha1.Sum(content)),
+		"sha256": fmt.Sprintf("%x", sha256.Sum256(content)),
+		"sha512": fmt.Sprintf("%x", sha512.Sum512(content)),
+	}
+	for name, sum := range want {
+		if got[name] != sum {
+			t.Errorf("%s = %s, want %s", name, got[name], sum)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := stoqtest.Payload(content, nil)
+	if _, err := w.Scan(ctx, p, stoqtest.Request(p)); err == nil {
+		t.Error("a cancelled scan of a large payload returned digests")
 	}
 }
