@@ -1,7 +1,17 @@
 module github.com/stoq-go/stoq/tools
 
-go 1.26
+go 1.26.0
 
-require github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+require (
+	github.com/Masterminds/semver/v3 v3.5.0
+	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+	golang.org/x/mod v0.43.0
+)
+
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	gopkg.in/ini.v1 v1.68.0 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+)
 
 replace github.com/stoq-go/stoq/core => ../core
