@@ -215,14 +215,8 @@ func (rs *ruleset) close() {
 		return
 	}
 	rs.closed = true
-	for {
-		select {
-		case s := <-rs.idle:
-			s.Destroy()
-			continue
-		default:
-		}
-		break
+	for len(rs.idle) > 0 { // no scan is running: nothing else takes or returns scanners
+		(<-rs.idle).Destroy()
 	}
 	rs.rules.Destroy()
 }

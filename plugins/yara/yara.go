@@ -25,7 +25,8 @@
 // Rules compile once, when the plugin is constructed; a missing file or a
 // rule that does not compile is a constructor error that names the option,
 // the file and the line. Relative paths are resolved against the plugin's
-// folder; when the file is not there and the path names one of the rule
+// folder (the working directory when there is none, as core.Config.Path
+// does); when the file is not there and the path names one of the rule
 // files shipped with the plugin (rules/stoq.yar, rules/dispatcher.yar), the
 // copy embedded in the binary is used, so the defaults work in a binary
 // built without an installed plugin folder.
