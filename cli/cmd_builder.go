@@ -283,7 +283,7 @@ unchanged. Needs the Go toolchain.`,
 // Unix the process is replaced (exec), so a successful handoff does not
 // return at all.
 func handoff(env *Env, args []string) (handled bool, code int) {
-	target, ok := handoffTarget(env, os.Getenv, os.Executable)
+	target, ok := handoffTarget(env, args, os.Getenv, os.Executable)
 	if !ok {
 		return false, 0
 	}
@@ -294,14 +294,26 @@ func handoff(env *Env, args []string) (handled bool, code int) {
 }
 
 // handoffTarget decides whether to hand off, and to which file. It does
-// not when the handoff already happened ($STOQ_HANDOFF), when this binary
-// is a `stoq build` one (built on purpose, it runs itself), when there is
+// not when the handoff already happened ($STOQ_HANDOFF), for the builder's
+// own commands (install, uninstall and build need no plugins, and the stoq
+// typed builds with its own core: `go run …/cmd/stoq build` in the
+// Makefile must not run an older installed stoq), when this binary is a
+// `stoq build` one (built on purpose, it runs itself), when there is
 // no executable $STOQ_HOME/bin/stoq, when that is this very binary, or
 // when it was built for another core version (then it warns: stoq install
 // --rebuild makes a new one).
-func handoffTarget(env *Env, getenv func(string) string, executable func() (string, error)) (string, bool) {
+func handoffTarget(env *Env, args []string, getenv func(string) string, executable func() (string, error)) (string, bool) {
 	if getenv(HandoffEnvVar) != "" {
 		return "", false
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if a == "install" || a == "uninstall" || a == "build" {
+			return "", false
+		}
+		break
 	}
 	if info, ok := CurrentBuildInfo(); ok && info.Kind == builder.KindBuild {
 		return "", false

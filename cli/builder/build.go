@@ -210,6 +210,9 @@ func withPlugin(ctx context.Context, f *Fetcher, t *Toolchain, spec Spec, opts B
 	if spec.Kind == FromModule && plugin.Module != spec.Module {
 		return link{}, fmt.Errorf("--with %s: its manifest names module %s", spec.Raw, plugin.Module)
 	}
+	if err := t.Need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+		return link{}, err
+	}
 	for _, w := range plugin.Warnings {
 		opts.Progress.Warnf("%s", w)
 	}

@@ -100,6 +100,9 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := t.Need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+			return nil, fmt.Errorf("%w; nothing was installed", err)
+		}
 		installDir := opts.InstallDir
 		if installDir == "" {
 			installDir = h.PluginsDir()

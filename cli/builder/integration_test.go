@@ -468,3 +468,25 @@ func TestInstallWithoutGoChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestInstallRefusesAPluginNeedingANewerGo(t *testing.T) {
+	if _, err := FindToolchain(context.Background(), nil); err != nil {
+		t.Skip(err)
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	plugin := filepath.Join(t.TempDir(), "hello")
+	files := pluginFiles("hello", "example.org/hello", "1.0.0", "3.0.0")
+	files["go.mod"] = "module example.org/hello\n\ngo 9.99\n"
+	writeFiles(t, plugin, files)
+	spec, err := ParseInstallSpec(plugin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Install(context.Background(), InstallOptions{Home: home, Spec: spec})
+	if err == nil || !strings.Contains(err.Error(), "plugin hello needs Go 9.99 or newer") || !strings.Contains(err.Error(), "nothing was installed") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(home, "plugins")); len(entries) != 0 {
+		t.Errorf("plugins folder holds %v", entries)
+	}
+}
