@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 )
 
 // Scan scans content as one payload: stoQ's scan(). startDispatch names
@@ -246,6 +247,7 @@ func (s *Stoq) runDispatchers(ctx context.Context, st *scanState, total *dispatc
 				responses[k] = resp
 			}
 		})
+		var archive map[int][]bool // should_archive votes by payload index
 		for k := 0; k < n; k++ {
 			lp := s.dispatchers[k%len(s.dispatchers)]
 			idx := targets[k/len(s.dispatchers)]
@@ -267,6 +269,15 @@ func (s *Stoq) runDispatchers(ctx context.Context, st *scanState, total *dispatc
 			if resp.Meta != nil {
 				payload.DispatchMeta[lp.name] = resp.Meta
 			}
+			if resp.ShouldArchive != nil {
+				if archive == nil {
+					archive = map[int][]bool{}
+				}
+				archive[idx] = append(archive[idx], *resp.ShouldArchive)
+			}
+		}
+		for idx, votes := range archive {
+			st.req.Payloads[idx].Results.PayloadMeta.ShouldArchive = !slices.Contains(votes, false)
 		}
 	}
 	for _, idx := range targets {

@@ -438,3 +438,25 @@ func TestManyPayloadsEachScannedOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestDispatcherCanClearShouldArchive(t *testing.T) {
+	no, yes := false, true
+	arch := &memArchiver{stored: map[string][]byte{}}
+	an := register(t, "arch", arch, nil)
+	d1 := register(t, "keep", &fnDispatcher{dispatch: func(*core.Payload, *core.Request) (*core.DispatcherResponse, error) {
+		return &core.DispatcherResponse{ShouldArchive: &yes}, nil
+	}}, nil)
+	d2 := register(t, "nosave", &fnDispatcher{dispatch: func(p *core.Payload, _ *core.Request) (*core.DispatcherResponse, error) {
+		if string(p.Content) == "secret" {
+			return &core.DispatcherResponse{ShouldArchive: &no}, nil
+		}
+		return nil, nil
+	}}, nil)
+	s := engine(t, core.WithDispatchers(d1, d2), core.WithDestArchivers(an))
+	if r := scan(t, s, "secret"); r.Results[0].PayloadMeta.ShouldArchive || len(r.Results[0].Archivers) != 0 {
+		t.Errorf("should_archive %v archivers %v: a dispatcher's false must win and stop archiving", r.Results[0].PayloadMeta.ShouldArchive, r.Results[0].Archivers)
+	}
+	if r := scan(t, s, "public"); !r.Results[0].PayloadMeta.ShouldArchive || len(r.Results[0].Archivers) != 1 {
+		t.Errorf("should_archive cleared for a payload no dispatcher objected to")
+	}
+}

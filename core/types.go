@@ -236,10 +236,15 @@ type WorkerResponse struct {
 
 // DispatcherResponse names the workers a payload must be sent to; Meta, when
 // not nil, is stored in Payload.DispatchMeta under the dispatcher's name.
+// ShouldArchive, when not nil, sets the payload's should_archive once the
+// round's dispatchers have all returned (a false from any dispatcher wins):
+// dispatchers must not write PayloadMeta themselves, as they run
+// concurrently.
 type DispatcherResponse struct {
-	PluginNames []string
-	Meta        map[string]any
-	Errors      []Error
+	PluginNames   []string
+	Meta          map[string]any
+	Errors        []Error
+	ShouldArchive *bool
 }
 
 // ArchiverResponse is what an Archiver returns; for a source archiver's Get,

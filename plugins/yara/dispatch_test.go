@@ -103,6 +103,9 @@ func dispatch(t *testing.T, p *Plugin, content []byte) (*core.DispatcherResponse
 	if err != nil {
 		t.Fatalf("GetDispatches: %v", err)
 	}
+	if resp.ShouldArchive != nil { // as the engine applies it
+		pl.Results.PayloadMeta.ShouldArchive = *resp.ShouldArchive
+	}
 	return resp, pl
 }
 

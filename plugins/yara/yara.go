@@ -43,11 +43,10 @@
 // only for rules dispatching to its xordecode plugin; stoq derives them for
 // every dispatch rule carrying that meta.
 //
-// The core's DispatcherResponse has no field for should_archive, so, as
-// stoQ did, the dispatcher sets payload.Results.PayloadMeta.ShouldArchive
-// itself. The engine runs one dispatch of a payload per dispatcher and runs
-// workers only after every dispatcher returned, so only another dispatcher
-// reading should_archive during the same round could see the write race.
+// save = "False" is returned as DispatcherResponse.ShouldArchive, which the
+// engine applies once every dispatcher of the round has returned (stoQ's
+// dispatcher wrote the payload's meta itself; here dispatchers run
+// concurrently, so they must not).
 //
 // # Options
 //
@@ -176,7 +175,8 @@ func (p *Plugin) GetDispatches(ctx context.Context, payload *core.Payload, _ *co
 	for i := range matches {
 		m := &matches[i]
 		if saveFalse(m.Meta["save"]) {
-			payload.Results.PayloadMeta.ShouldArchive = false
+			dontArchive := false
+			resp.ShouldArchive = &dontArchive
 		}
 		names, err := pluginNames(m)
 		if err != nil {
