@@ -2,6 +2,21 @@ module github.com/stoq-go/stoq/plugins/elasticsearch
 
 go 1.26
 
-require github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+require (
+	github.com/elastic/go-elasticsearch/v8 v8.19.7
+	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/elastic/elastic-transport-go/v8 v8.9.0 // indirect
+	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	go.opentelemetry.io/otel v1.29.0 // indirect
+	go.opentelemetry.io/otel/metric v1.29.0 // indirect
+	go.opentelemetry.io/otel/trace v1.29.0 // indirect
+	gopkg.in/ini.v1 v1.68.0 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+)
 
 replace github.com/stoq-go/stoq/core => ../../core

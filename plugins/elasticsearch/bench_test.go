@@ -1,0 +1,67 @@
+package elasticsearch
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/stoqtest"
+)
+
+// benchSave measures documents per second through Save to the fake
+// Elasticsearch, Close (the final flush) included.
+func benchSave(b *testing.B, opts map[string]string, resp func() *core.StoqResponse, docsPerSave int) {
+	es := newFakeES(b)
+	es.set(func(f *fakeES) { f.countOnly = true })
+	all := map[string]string{"es_host": es.URL(), "spool_dir": b.TempDir(), "spool_retry_interval": "3600"}
+	for k, v := range opts {
+		all[k] = v
+	}
+	info, _ := core.LookupPlugin("elasticsearch")
+	cfg := core.NewConfig("elasticsearch", "",
+		core.ConfigLayer{Source: "embedded manifest", Values: info.Manifest.Options},
+		core.ConfigLayer{Source: "bench", Values: all})
+	p, err := New(cfg, stoqtest.Discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	resps := make([]*core.StoqResponse, 256)
+	for i := range resps {
+		resps[i] = resp()
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := p.Save(ctx, resps[i%len(resps)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	es.mu.Lock()
+	received := es.count
+	es.mu.Unlock()
+	if want := b.N * docsPerSave; received != want {
+		b.Fatalf("fake received %d documents, want %d", received, want)
+	}
+	b.ReportMetric(float64(received)/b.Elapsed().Seconds(), "docs/s")
+}
+
+func BenchmarkSave(b *testing.B) {
+	benchSave(b, nil, hashResponse, 1)
+}
+
+func BenchmarkSaveSplit(b *testing.B) {
+	three := func() *core.StoqResponse {
+		return response(payloadResult(map[string]any{
+			"hash": map[string]any{"sha256": "be093115cb70730315b4e20cb9a7b0edcb380a95984a79d405115cc11f926658",
+				"md5": "65ee87cd7a0f9a15eace23e84b90c88d", "sha1": "440eacfcff1d7d35891a90b1d2ef02ebf3881f3c"},
+			"yara": map[string]any{"matches": []any{map[string]any{"rule": "pe_file", "tags": []any{}}}},
+			"exif": map[string]any{"FileType": "Win32 EXE", "MIMEType": "application/octet-stream"},
+		}))
+	}
+	benchSave(b, map[string]string{"split": "true"}, three, 3)
+}

@@ -1,0 +1,299 @@
+package elasticsearch
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeES is an in-process Elasticsearch speaking the part of the API the
+// client and its bulk indexer use: the product header on every answer,
+// GET / (cluster info) and POST /_bulk, whose NDJSON body it parses and
+// answers item by item. Tests script whole-request failures, per-item
+// refusals and outages, and read what was received.
+type fakeES struct {
+	t   testing.TB
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	docs       map[string]json.RawMessage // index + "/" + id → source
+	bodies     [][]byte                   // raw bodies of every POST /_bulk
+	items      []bulkItem                 // every item received, in order
+	attempts   map[string]int             // index/id → times received
+	auth       []string                   // Authorization header of every request
+	failBulks  []int                      // statuses for the next whole bulk requests
+	itemStatus func(it bulkItem, attempt int) (status int, errType, reason string)
+	down       bool // drop every connection, as a dead node would
+	noProduct  bool // answer without X-Elastic-Product
+	received   chan bulkItem
+	// counting only: benchmarks skip recording documents.
+	countOnly bool
+	count     int
+}
+
+// bulkItem is one action of a bulk request with its source.
+type bulkItem struct {
+	Action string
+	Index  string
+	ID     string
+	Source json.RawMessage
+}
+
+func (it bulkItem) key() string { return it.Index + "/" + it.ID }
+
+func newFakeES(t testing.TB) *fakeES {
+	f := newFakeESHandler(t)
+	f.srv = httptest.NewServer(f)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func newFakeESHandler(t testing.TB) *fakeES {
+	return &fakeES{t: t, docs: map[string]json.RawMessage{}, attempts: map[string]int{},
+		received: make(chan bulkItem, 1024)}
+}
+
+func (f *fakeES) URL() string { return f.srv.URL }
+
+func (f *fakeES) set(fn func(f *fakeES)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	down, noProduct := f.down, f.noProduct
+	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.mu.Unlock()
+	if down {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			f.t.Errorf("fake Elasticsearch: cannot drop the connection")
+			return
+		}
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}
+		return
+	}
+	if !noProduct {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/":
+		fmt.Fprint(w, `{"name":"fake","cluster_name":"stoq-test","cluster_uuid":"x","version":{"number":"8.19.7","build_flavor":"default","lucene_version":"9.12.0","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
+	case r.Method == http.MethodHead && r.URL.Path == "/":
+	case (r.Method == http.MethodPost || r.Method == http.MethodPut) && r.URL.Path == "/_bulk":
+		f.bulk(w, r)
+	default:
+		f.documentAPI(w, r)
+	}
+}
+
+// documentAPI answers the calls the cluster checks make after saving:
+// GET /INDEX/_doc/ID, POST /INDEX/_refresh, GET /INDEX/_count and
+// DELETE /INDEX.
+func (f *fakeES) documentAPI(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[1] == "_doc":
+		src, ok := f.docs[parts[0]+"/"+parts[2]]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"_index":%q,"_id":%q,"found":false}`, parts[0], parts[2])
+			return
+		}
+		fmt.Fprintf(w, `{"_index":%q,"_id":%q,"_version":1,"_seq_no":0,"_primary_term":1,"found":true,"_source":%s}`, parts[0], parts[2], src)
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "_refresh":
+		fmt.Fprint(w, `{"_shards":{"total":1,"successful":1,"failed":0}}`)
+	case (r.Method == http.MethodGet || r.Method == http.MethodPost) && len(parts) == 2 && parts[1] == "_count":
+		n := 0
+		for k := range f.docs {
+			if strings.HasPrefix(k, parts[0]+"/") {
+				n++
+			}
+		}
+		fmt.Fprintf(w, `{"count":%d,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0}}`, n)
+	case r.Method == http.MethodDelete && len(parts) == 1:
+		for k := range f.docs {
+			if strings.HasPrefix(k, parts[0]+"/") {
+				delete(f.docs, k)
+			}
+		}
+		fmt.Fprint(w, `{"acknowledged":true}`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"error":{"type":"fake_not_implemented","reason":"%s %s"},"status":404}`, r.Method, r.URL.Path)
+	}
+}
+
+func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.Contains(ct, "json") {
+		f.t.Errorf("fake Elasticsearch: bulk Content-Type %q", ct)
+	}
+	f.mu.Lock()
+	if !f.countOnly {
+		f.bodies = append(f.bodies, body)
+	}
+	if len(f.failBulks) > 0 {
+		status := f.failBulks[0]
+		f.failBulks = f.failBulks[1:]
+		f.mu.Unlock()
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"type":"fake_failure","reason":"scripted %d"},"status":%d}`, status, status)
+		return
+	}
+	f.mu.Unlock()
+
+	items, err := parseBulk(body)
+	if err != nil {
+		f.t.Errorf("fake Elasticsearch: bad bulk body: %v\n%s", err, body)
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":{"type":"parse_exception","reason":%q},"status":400}`, err.Error())
+		return
+	}
+	var out bytes.Buffer
+	out.WriteString(`{"took":1,"errors":`)
+	var results []string
+	hasErrors := false
+	f.mu.Lock()
+	for _, it := range items {
+		status, errType, reason := 201, "", ""
+		if f.countOnly {
+			f.count++
+		} else {
+			f.items = append(f.items, it)
+			f.attempts[it.key()]++
+			if f.itemStatus != nil {
+				if s, et, rs := f.itemStatus(it, f.attempts[it.key()]); s != 0 {
+					status, errType, reason = s, et, rs
+				}
+			}
+			if status == 201 {
+				if _, exists := f.docs[it.key()]; exists && it.Action == "create" {
+					status, errType, reason = 409, "version_conflict_engine_exception",
+						fmt.Sprintf("[%s]: version conflict, document already exists (current version [1])", it.ID)
+				} else {
+					f.docs[it.key()] = it.Source
+				}
+			}
+		}
+		var res string
+		if status <= 201 {
+			res = fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":201}}`,
+				it.Action, it.Index, it.ID)
+		} else {
+			hasErrors = true
+			res = fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"status":%d,"error":{"type":%q,"reason":%q}}}`,
+				it.Action, it.Index, it.ID, status, errType, reason)
+		}
+		results = append(results, res)
+	}
+	f.mu.Unlock()
+	fmt.Fprintf(&out, "%t,\"items\":[%s]}", hasErrors, strings.Join(results, ","))
+	w.Write(out.Bytes())
+	if !f.countOnly {
+		for _, it := range items {
+			select {
+			case f.received <- it:
+			default:
+			}
+		}
+	}
+}
+
+// parseBulk reads an NDJSON bulk body: an action line, and a source line
+// after every action but delete.
+func parseBulk(body []byte) ([]bulkItem, error) {
+	if len(body) == 0 || body[len(body)-1] != '\n' {
+		return nil, fmt.Errorf("the bulk body must end with a newline")
+	}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 0, 64*1024), 64<<20)
+	var items []bulkItem
+	for sc.Scan() {
+		var action map[string]struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &action); err != nil {
+			return nil, fmt.Errorf("action line %q: %w", sc.Text(), err)
+		}
+		if len(action) != 1 {
+			return nil, fmt.Errorf("action line %q: want one action", sc.Text())
+		}
+		var it bulkItem
+		for name, meta := range action {
+			it = bulkItem{Action: name, Index: meta.Index, ID: meta.ID}
+		}
+		if it.Action != "delete" {
+			if !sc.Scan() {
+				return nil, fmt.Errorf("action %s %s: missing source line", it.Action, it.ID)
+			}
+			if !json.Valid(sc.Bytes()) {
+				return nil, fmt.Errorf("action %s %s: source is not JSON", it.Action, it.ID)
+			}
+			it.Source = append(json.RawMessage(nil), sc.Bytes()...)
+		}
+		items = append(items, it)
+	}
+	return items, sc.Err()
+}
+
+// snapshot helpers, taken under the lock.
+
+func (f *fakeES) doc(index, id string) (json.RawMessage, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.docs[index+"/"+id]
+	return d, ok
+}
+
+func (f *fakeES) docCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.docs)
+}
+
+func (f *fakeES) bulkBodies() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.bodies...)
+}
+
+func (f *fakeES) receivedItems() []bulkItem {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]bulkItem(nil), f.items...)
+}
+
+func (f *fakeES) attemptsOf(index, id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempts[index+"/"+id]
+}
+
+func (f *fakeES) authHeaders() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.auth...)
+}
