@@ -8,11 +8,11 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"debug/pe"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"debug/pe"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
