@@ -101,6 +101,66 @@ func findConflicts(graph string, roots map[string]string) []Conflict {
 	return out
 }
 
+// relevantConflicts keeps the conflicts that can explain a failed build:
+// those about the module of a package that failed to compile, and those
+// where a root whose package failed (every root when no package is named)
+// requires the module directly at a version older than the one selected,
+// so it was built against an API it did not ask for.
+func relevantConflicts(conflicts []Conflict, graph, compilerOutput string, roots map[string]string) []Conflict {
+	var failing []string
+	for _, line := range strings.Split(compilerOutput, "\n") {
+		if pkg, ok := strings.CutPrefix(line, "# "); ok && pkg != "" {
+			failing = append(failing, strings.Fields(pkg)[0])
+		}
+	}
+	inModule := func(pkg, module string) bool { return pkg == module || strings.HasPrefix(pkg, module+"/") }
+	failingRoots := map[string]bool{}
+	for path := range roots {
+		for _, pkg := range failing {
+			if inModule(pkg, path) {
+				failingRoots[path] = true
+			}
+		}
+		if len(failing) == 0 {
+			failingRoots[path] = true
+		}
+	}
+	direct := map[string]map[string]string{} // root path → module → version
+	for _, line := range strings.Split(graph, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		from, _, _ := strings.Cut(f[0], "@")
+		if !failingRoots[from] {
+			continue
+		}
+		p, v, _ := strings.Cut(f[1], "@")
+		if direct[from] == nil {
+			direct[from] = map[string]string{}
+		}
+		direct[from][p] = v
+	}
+	var out []Conflict
+	for _, c := range conflicts {
+		relevant := false
+		for _, pkg := range failing {
+			if inModule(pkg, c.Module) {
+				relevant = true
+			}
+		}
+		for _, reqs := range direct {
+			if v, ok := reqs[c.Module]; ok && semver.Compare(v, c.Selected) < 0 {
+				relevant = true
+			}
+		}
+		if relevant {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func isRoot(roots map[string]string, path string) bool {
 	_, ok := roots[path]
 	return ok

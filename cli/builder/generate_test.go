@@ -153,3 +153,43 @@ func TestFindToolchain(t *testing.T) {
 		t.Error("a bad go line was accepted")
 	}
 }
+
+func TestRelevantConflictsExplainTheFailingPackage(t *testing.T) {
+	const yara, es = "github.com/stoq-go/stoq/plugins/yara", "example.org/es"
+	roots := map[string]string{yara: "plugin yara", es: "plugin es", CLIModule: "cli"}
+	graph := strings.Join([]string{
+		yara + " example.org/yaralib@v1.0.0",
+		yara + " gopkg.in/check.v1@v0.1.0",
+		es + " example.org/yaralib@v1.4.0",
+		es + " example.org/http@v2.0.0",
+		CLIModule + " gopkg.in/check.v1@v1.0.0",
+		CLIModule + " example.org/http@v2.1.0",
+	}, "\n")
+	all := findConflicts(graph, roots)
+	if len(all) != 3 {
+		t.Fatalf("conflicts %v", all)
+	}
+	names := func(cs []Conflict) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Module)
+		}
+		return strings.Join(out, " ")
+	}
+	tests := []struct{ compiler, want string }{
+		// yara's own package broke: yaralib, which it requires directly at
+		// an older version, explains it; check.v1 is also direct and older.
+		{"# " + yara + "\nyara.go:1: undefined: x\n", "example.org/yaralib gopkg.in/check.v1"},
+		// a package of a conflicting module broke.
+		{"# example.org/http/client\nclient.go:1: bad\n", "example.org/http"},
+		// es's package broke: it got a newer http than it asked for.
+		{"# " + es + "\nes.go:1: bad\n", "example.org/http"},
+		// the cli broke: it got every version it asked for.
+		{"# " + CLIModule + "\nroot.go:1: bad\n", ""},
+	}
+	for _, tt := range tests {
+		if got := names(relevantConflicts(all, graph, tt.compiler, roots)); got != tt.want {
+			t.Errorf("for %q: %q, want %q", tt.compiler, got, tt.want)
+		}
+	}
+}

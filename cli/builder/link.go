@@ -331,7 +331,7 @@ func explainBuildFailure(ctx context.Context, t *Toolchain, req linkRequest, bui
 	if gerr != nil {
 		return err
 	}
-	conflicts := findConflicts(string(out), moduleNames(req))
+	conflicts := relevantConflicts(findConflicts(string(out), moduleNames(req)), string(out), msg, moduleNames(req))
 	if len(conflicts) == 0 {
 		return err
 	}
