@@ -148,7 +148,7 @@ not rebuilt.`,
 				fmt.Fprintf(env.Stdout, "Rebuilt %s\n", res.Link.Output)
 				return nil
 			}
-			if r := res.Replaced; r != nil {
+			if r := res.Replaced; r != nil && r.Version != res.Plugin.Version {
 				fmt.Fprintf(env.Stdout, "Replaced %s %s with %s %s\n", r.Name, r.Version, res.Plugin.Name, res.Plugin.Version)
 			}
 			fmt.Fprintf(env.Stdout, "Successfully installed to %s\n", res.Dir)
