@@ -2,6 +2,8 @@ package elasticsearch
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stoq-go/stoq/core"
@@ -64,4 +66,35 @@ func BenchmarkSaveSplit(b *testing.B) {
 		}))
 	}
 	benchSave(b, map[string]string{"split": "true"}, three, 3)
+}
+
+// BenchmarkMarshalFloor is the floor of Save: marshalling the response,
+// which any connector does, with no sending at all.
+func BenchmarkMarshalFloor(b *testing.B) {
+	resp := hashResponse()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := json.Marshal(resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// BenchmarkSpoolPut is what a Save costs while the cluster is down: one
+// synced spool file per document.
+func BenchmarkSpoolPut(b *testing.B) {
+	sp, err := openSpool(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := json.Marshal(hashResponse())
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d := &document{index: "stoq-2026-11", id: fmt.Sprint(i), body: body}
+		if _, err := sp.put(d, "benchmark"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -58,9 +59,15 @@ func (p *Plugin) failed(d *document, res esutil.BulkIndexerResponseItem, err err
 		p.delivered(d)
 		return
 	case err != nil:
-		// The whole bulk request failed after the client's retries.
-		p.markDown(err)
-		p.giveUp(d, err.Error())
+		// The whole bulk request failed after the client's retries (or
+		// was abandoned at Close's deadline).
+		reason := err.Error()
+		if p.flushCtx.Err() == nil {
+			p.markDown(err)
+		} else {
+			reason = "no answer within es_timeout when the connector closed (" + reason + ")"
+		}
+		p.giveUp(d, reason)
 	case retryable(res.Status):
 		reason := itemError(res)
 		d.attempts++
@@ -126,7 +133,11 @@ func (p *Plugin) giveUp(d *document, reason string) {
 		return
 	}
 	p.stats.spooled.Add(1)
-	p.log.Warn("document spooled to be re-sent", "index", d.index, "id", d.id, "error", reason)
+	level := slog.LevelWarn
+	if p.isDown() {
+		level = slog.LevelDebug // the outage itself was logged once
+	}
+	p.log.Log(context.Background(), level, "document spooled to be re-sent", "index", d.index, "id", d.id, "error", reason)
 }
 
 // reject keeps a document Elasticsearch refused for good.
@@ -207,13 +218,14 @@ func closedChan() chan struct{} {
 
 // retryOnError is the client's hook for network errors: the cluster is
 // marked down (Save spools from then on) and the request retried, unless
-// it was cancelled.
+// it was cancelled or the connector is closing.
 func (p *Plugin) retryOnError(req *http.Request, err error) bool {
 	if req.Context().Err() != nil {
 		return false
 	}
 	p.markDown(err)
-	return true
+	// Closing: spool rather than wait on a cluster that cannot be reached.
+	return !p.stopping.Load()
 }
 
 func (p *Plugin) isDown() bool { return p.down.Load() }
@@ -292,19 +304,16 @@ func (p *Plugin) resendLoop() {
 // cluster is not ready yet. When the cluster is marked down it is first
 // asked for its info.
 func (p *Plugin) resendSpool(ctx context.Context) {
-	files, err := p.spool.list()
-	if err != nil {
-		p.log.Error("cannot list the spool folder", "spool_dir", p.opts.spoolDir, "error", err)
-		return
-	}
-	if len(files) == 0 {
-		return
-	}
 	if p.isDown() {
 		if p.HealthCheck(ctx) != nil {
 			return
 		}
 		p.markUp()
+	}
+	files, err := p.spool.list()
+	if err != nil {
+		p.log.Error("cannot list the spool folder", "spool_dir", p.opts.spoolDir, "error", err)
+		return
 	}
 	round := &resendRound{}
 	batch := 0

@@ -245,6 +245,7 @@ type Plugin struct {
 	stopResend context.CancelFunc
 	resendNow  chan struct{}
 	resendDone chan struct{}
+	stopping   atomic.Bool // Close has begun: network errors are not retried
 	finished   atomic.Bool // Close has returned: late callbacks do nothing
 	closeOnce  sync.Once
 	closeErr   error
@@ -290,7 +291,9 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		Client:        p.client,
 		FlushBytes:    o.flushBytes,
 		FlushInterval: o.flushInterval,
-		OnFlushStart:  func(context.Context) context.Context { return p.flushCtx },
+		// Only what the callbacks read: a smaller answer to decode.
+		FilterPath:   []string{"errors", "items.*.status", "items.*.error"},
+		OnFlushStart: func(context.Context) context.Context { return p.flushCtx },
 		OnError: func(_ context.Context, err error) {
 			p.log.Debug("bulk indexer", "error", err)
 		},
@@ -416,6 +419,7 @@ func (p *Plugin) close() error {
 	stopAbort := context.AfterFunc(closeCtx, p.abortFlush)
 	defer stopAbort()
 
+	p.stopping.Store(true)
 	// No new documents from Save; waits for Saves adding right now.
 	p.life.Lock()
 	p.closed = true

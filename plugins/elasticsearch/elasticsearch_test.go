@@ -473,6 +473,22 @@ func TestCloseFlushes(t *testing.T) {
 	}
 }
 
+func TestCloseSpoolsWhatIsNotAnsweredInTime(t *testing.T) {
+	es := newFakeES(t)
+	es.set(func(f *fakeES) { f.hang = true })
+	p := newPlugin(t, es.URL(), map[string]string{"es_timeout": "0.2"})
+	resp := hashResponse()
+	mustSave(t, p, resp)
+	mustClose(t, p)
+	files := spoolFiles(t, p.spool.dir)
+	if len(files) != 1 {
+		t.Fatalf("spool %v", files)
+	}
+	if rec := readSpoolFile(t, files[0]); rec.ID != resp.ScanID || !bytes.Equal(rec.Document, marshal(t, resp)) {
+		t.Errorf("spool record %+v", rec)
+	}
+}
+
 func TestFlushBytesSendsWithoutWaiting(t *testing.T) {
 	es := newFakeES(t)
 	p := newPlugin(t, es.URL(), map[string]string{"flush_bytes": "1"})

@@ -222,11 +222,9 @@ func (s *spool) quarantine(path string) error {
 
 // remove deletes a spool file once its document is delivered; another
 // process may have done it first.
-func (s *spool) remove(path string) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		_ = err // the next round re-sends it, and the id makes that harmless
-	}
-}
+// A file that cannot be removed is re-sent by the next round, which its
+// document id makes harmless.
+func (s *spool) remove(path string) { _ = os.Remove(path) }
 
 // counts returns how many documents wait and how many were rejected.
 func (s *spool) counts() (waiting, rejected int) {
