@@ -343,9 +343,17 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 
 	if hasHash {
 		t.Run("install the catalogue's hash from the folder as on disk", func(t *testing.T) {
-			res, err := install("stoq:hash", dirCat, false)
+			s, err := ParseInstallSpec("stoq:hash", true)
 			if err != nil {
-				t.Fatalf("%v\n%s", err, progress.String())
+				t.Fatal(err)
+			}
+			otherDir := filepath.Join(root, "other-plugins")
+			res, err := Install(ctx, InstallOptions{Home: home, Spec: s, Catalog: dirCat, InstallDir: otherDir, Environ: environ})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Dir != filepath.Join(otherDir, "hash") {
+				t.Errorf("--install-dir: installed in %s", res.Dir)
 			}
 			if got := scanWith(t, h.Binary(), environ, "hash"); len(got) == 0 {
 				t.Errorf("hash results %v", got)
@@ -355,6 +363,16 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("rebuild with nothing changed builds nothing", func(t *testing.T) {
+		res, err := Install(ctx, InstallOptions{Home: home, Rebuild: true, Catalog: dirCat, Environ: environ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Plugin != nil || res.Link.Rebuilt {
+			t.Errorf("result %+v", res)
+		}
+	})
 
 	t.Run("the stoq on PATH hands off to $STOQ_HOME/bin/stoq", func(t *testing.T) {
 		stock := filepath.Join(root, "stock", "stoq")
@@ -389,12 +407,20 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(h.PluginsDir(), "hello")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("plugins/hello is left: %v", err)
 		}
+		if entries, _ := os.ReadDir(h.PluginsDir()); len(entries) != 0 {
+			t.Errorf("the plugins folder holds %v", entries)
+		}
 		if _, _, err := runBinary(t, h.Binary(), environ, "scan", "/dev/null", "-s", "hello"); err == nil {
 			t.Error("the rebuilt binary still scans with hello")
 		}
 	})
 
 	t.Run("uninstalling the last plugin removes the binary", func(t *testing.T) {
+		if hasHash {
+			if _, err := os.Stat(filepath.Join(root, "other-plugins", "hash")); err != nil {
+				t.Errorf("hash is not where --install-dir put it: %v", err)
+			}
+		}
 		for _, p := range []string{"hello", "hash"} {
 			if _, _, err := Uninstall(ctx, UninstallOptions{Home: home, Name: p, Catalog: dirCat, Environ: environ}); err != nil && !strings.Contains(err.Error(), "not installed") {
 				t.Fatal(err)
@@ -402,6 +428,9 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		}
 		if _, err := os.Stat(h.Binary()); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s is left: %v", h.Binary(), err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "other-plugins", "hash")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("hash is left in the --install-dir: %v", err)
 		}
 		_, _, err := Uninstall(ctx, UninstallOptions{Home: home, Name: "hello", Catalog: dirCat, Environ: environ})
 		if err == nil || !strings.Contains(err.Error(), "not installed") {

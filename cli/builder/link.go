@@ -297,6 +297,9 @@ func requiredBy(ctx context.Context, t *Toolchain, req linkRequest, path, versio
 		f := strings.Fields(line)
 		if len(f) == 2 && f[1] == path+"@"+version {
 			from, _, _ := strings.Cut(f[0], "@")
+			if from == generatedModule {
+				continue // tidy raised the build's own requirement to match
+			}
 			if n, ok := names[from]; ok {
 				from = n
 			}
