@@ -46,9 +46,9 @@ func (p *Plugin) delivered(d *document) {
 	p.inFlight.remove(d)
 }
 
-// failed sorts a refused document: already there (409) is success, a whole
-// request that failed or a 429/5xx is retried or spooled, anything else is
-// rejected for good.
+// failed sorts a refused document: already there (409) is success; a whole
+// request that failed is spooled; 429 and 5xx are retried, then spooled;
+// 400, 413 and 422 are rejected for good; other statuses are spooled.
 func (p *Plugin) failed(d *document, res esutil.BulkIndexerResponseItem, err error) {
 	if p.finished.Load() {
 		return
@@ -224,9 +224,16 @@ func (p *Plugin) retryOnError(req *http.Request, err error) bool {
 		return false
 	}
 	p.markDown(err)
+	if req.Context().Value(noRetryKey{}) != nil {
+		return false
+	}
 	// Closing: spool rather than wait on a cluster that cannot be reached.
 	return !p.stopping.Load()
 }
+
+// noRetryKey marks the context of a request whose network errors are not
+// retried: a health check answers now, not after the whole backoff.
+type noRetryKey struct{}
 
 func (p *Plugin) isDown() bool { return p.down.Load() }
 
@@ -305,7 +312,11 @@ func (p *Plugin) resendLoop() {
 // asked for its info.
 func (p *Plugin) resendSpool(ctx context.Context) {
 	if p.isDown() {
-		if p.HealthCheck(ctx) != nil {
+		probeCtx, cancel := context.WithTimeout(ctx, p.opts.timeout)
+		err := p.HealthCheck(probeCtx)
+		cancel()
+		if err != nil {
+			p.log.Debug("Elasticsearch still unreachable", "error", err)
 			return
 		}
 		p.markUp()

@@ -30,9 +30,9 @@
 // flush_bytes are waiting); Save returns once they are queued, or, when the
 // cluster is known to be unreachable or the queue stays full until Save's
 // deadline, once they are written to the spool folder. It returns an error
-// only when a document can be neither queued nor spooled (or the response
-// does not marshal): a nil error means the result is either on its way or
-// on disk.
+// only when a document can be neither queued nor spooled, when the response
+// does not marshal, or after Close: a nil error means the result is either
+// on its way or on disk.
 //
 // Whole requests answered 429, 500, 502, 503 or 504, and network errors,
 // are retried by the client (es_max_retries times, exponential backoff from
@@ -40,9 +40,12 @@
 // 5xx are queued again, with the same backoff and the same limit. What
 // still fails is written to spool_dir, one file per document (written to a
 // temporary file, synced, then renamed), and re-sent every
-// spool_retry_interval and at the next start. Documents refused for good
-// (400 mapping errors and every other 4xx) go to spool_dir/rejected with the
-// error text, are logged at error level and are not re-sent.
+// spool_retry_interval and at the next start; so do documents refused
+// with 401, 403 or 404, settings an administrator can fix. A network error
+// marks the cluster down: Save then spools directly until the cluster
+// answers again. Documents refused for good (400 mapping or parse errors,
+// 413, 422) go to spool_dir/rejected with the error text, are logged at
+// error level and are not re-sent.
 //
 // Close stops accepting documents, flushes the indexer and waits for the
 // answers at most es_timeout; whatever is still unacknowledged then is
@@ -222,8 +225,9 @@ type Plugin struct {
 	life   sync.RWMutex
 	closed bool
 
-	// Documents refused with 429 or 5xx wait in retry goroutines (sleeping
-	// of them); once closing is set, failures are spooled at once instead.
+	// Documents refused with 429 or 5xx wait for their backoff in retry
+	// goroutines, counted by sleeping; once closing is set, failures are
+	// spooled at once instead.
 	retryMu      sync.Mutex
 	closing      bool
 	sleeping     int
@@ -284,7 +288,9 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	p.flushCtx, p.abortFlush = context.WithCancel(context.Background())
 	p.resendCtx, p.stopResend = context.WithCancel(context.Background())
 
+	cancelAll := func() { p.upCancel(); p.abortFlush(); p.stopResend() }
 	if p.client, err = newClient(o, p.retryOnError); err != nil {
+		cancelAll()
 		return nil, fmt.Errorf("plugin %s: %w", cfg.Name(), err)
 	}
 	p.indexer, err = esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
@@ -299,6 +305,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		},
 	})
 	if err != nil {
+		cancelAll()
 		_ = p.client.Close(context.Background())
 		return nil, fmt.Errorf("plugin %s: bulk indexer: %w", cfg.Name(), err)
 	}
@@ -389,8 +396,10 @@ func (p *Plugin) spoolNow(d *document, reason string) error {
 	return nil
 }
 
-// HealthCheck asks the cluster for its info.
+// HealthCheck asks the cluster for its info, once: a network error is not
+// retried.
 func (p *Plugin) HealthCheck(ctx context.Context) error {
+	ctx = context.WithValue(ctx, noRetryKey{}, true)
 	res, err := p.client.Info(p.client.Info.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("elasticsearch %s: %w", strings.Join(redactedHosts(p.opts.hosts), ","), err)
