@@ -16,7 +16,8 @@
 // last when index_by_month: stoq-hash-2026-11, so that stoq-hash-* holds
 // every month of one worker and stoq-* everything. The id is the hex SHA-1
 // of scan id, payload id and worker name. A response without any worker
-// result is saved whole in es_index, so that its errors are not lost.
+// result is saved whole, in the index of whole scans (es_index, with the
+// month when index_by_month), so that its errors are not lost.
 //
 // Documents are written with the bulk "create" action and their explicit id:
 // sending a document twice (a retry after a timeout whose request had in
