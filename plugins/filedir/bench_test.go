@@ -14,9 +14,9 @@ import (
 // BenchmarkSave measures the connector: one atomic, synced results file per
 // scan (ns/op is per saved response).
 func BenchmarkSave(b *testing.B) {
-	for _, compact := range []string{"true", "false"} {
-		b.Run("compactly="+compact, func(b *testing.B) {
-			p := stoqtest.New[*Plugin](b, "filedir", map[string]string{"results_dir": b.TempDir(), "compactly": compact})
+	for _, opts := range []struct{ compact, fsync string }{{"true", "false"}, {"false", "false"}, {"true", "true"}} {
+		b.Run("compactly="+opts.compact+"/fsync="+opts.fsync, func(b *testing.B) {
+			p := stoqtest.New[*Plugin](b, "filedir", map[string]string{"results_dir": b.TempDir(), "compactly": opts.compact, "fsync": opts.fsync})
 			resp := newResponse("bench")
 			ctx := context.Background()
 			b.ReportAllocs()

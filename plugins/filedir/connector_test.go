@@ -45,8 +45,14 @@ func listFiles(t *testing.T, dir string) []string {
 }
 
 func TestSaveWritesOneFileNamedByScanID(t *testing.T) {
+	for _, fsync := range []string{"false", "true"} {
+		t.Run("fsync="+fsync, func(t *testing.T) { testSaveWritesOneFile(t, fsync) })
+	}
+}
+
+func testSaveWritesOneFile(t *testing.T, fsync string) {
 	dir := t.TempDir()
-	p := stoqtest.New[*Plugin](t, "filedir", map[string]string{"results_dir": dir})
+	p := stoqtest.New[*Plugin](t, "filedir", map[string]string{"results_dir": dir, "fsync": fsync})
 	resp := newResponse("1")
 	if err := p.Save(context.Background(), resp); err != nil {
 		t.Fatal(err)

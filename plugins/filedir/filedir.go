@@ -79,6 +79,9 @@ type Plugin struct {
 	compactly  bool
 	now        func() time.Time
 
+	// Connector and archiver: flush every written file to disk.
+	fsync bool
+
 	// Archiver.
 	archiveDir    string // absolute
 	useSHA        bool
@@ -98,6 +101,9 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if p.dateMode, err = cfg.Bool("date_mode", false); err != nil {
+		return nil, err
+	}
+	if p.fsync, err = cfg.Bool("fsync", false); err != nil {
 		return nil, err
 	}
 	if p.compactly, err = cfg.Bool("compactly", true); err != nil {
@@ -264,7 +270,7 @@ func (p *Plugin) Save(ctx context.Context, response *core.StoqResponse) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("filedir: creating results folder: %w", err)
 	}
-	created, err := createNew(dir, name, data)
+	created, err := createNew(dir, name, data, p.fsync)
 	if err != nil {
 		return fmt.Errorf("filedir: saving scan %s: %w", name, err)
 	}
@@ -326,7 +332,7 @@ func (p *Plugin) Archive(ctx context.Context, payload *core.Payload, request *co
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filedir: creating archive folder: %w", err)
 	}
-	created, err := createNew(dir, name, payload.Content)
+	created, err := createNew(dir, name, payload.Content, p.fsync)
 	if err != nil {
 		return nil, fmt.Errorf("filedir: archiving payload %s: %w", payload.ID(), err)
 	}

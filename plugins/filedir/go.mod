@@ -1,8 +1,11 @@
 module github.com/stoq-go/stoq/plugins/filedir
 
-go 1.26
+go 1.26.0
 
-require github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+require (
+	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.50.0
+)
 
 require (
 	github.com/google/uuid v1.6.0 // indirect
