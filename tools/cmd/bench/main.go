@@ -32,6 +32,9 @@ type scenario struct {
 	check func(tmp string) error
 }
 
+// tmpRoot is where each run's results folder is made ("" is the default).
+var tmpRoot string
+
 type result struct {
 	wall    time.Duration
 	peakRSS int64 // KiB
@@ -43,6 +46,7 @@ func main() {
 	rules := flag.String("rules", "../shared/bench/rules", "folder of bench.yar and dispatcher.yar")
 	runs := flag.Int("runs", 3, "runs per scenario (median reported)")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
+	workDir := flag.String("work", "", "folder for results files (default: the system temp folder); its file system bounds the filedir scenarios")
 	flag.Parse()
 	if *corpus == "" {
 		fmt.Fprintln(os.Stderr, "bench: -corpus is required (build one with shared/bench/make_corpus.sh DIR --skip-large)")
@@ -56,6 +60,7 @@ func main() {
 		return a
 	}
 	bin, dir, rulesDir := abs(*stoq), abs(*corpus), abs(*rules)
+	tmpRoot = *workDir
 	var scenarios []scenario
 	add := func(s scenario) {
 		if *only == "" || strings.Contains(s.name, *only) {
@@ -118,6 +123,9 @@ func main() {
 		c.Args = append(c.Args, yaraOpts()[1:]...)
 		return c
 	}, check: resultsCount(smallN)})
+	add(scenario{name: "run small/, hash, stdout connector (to /dev/null)", files: smallN, mib: smallMiB, cmd: func(string) *exec.Cmd {
+		return exec.Command(bin, "run", "-P", "filedir", "-a", "hash", "--plugin-opts", "filedir:source_dir="+filepath.Join(dir, "small"))
+	}})
 	add(scenario{name: "run medium/, hash", files: mediumN, mib: mediumMiB, cmd: runStoq("medium", "-a", "hash"), check: resultsCount(mediumN)})
 	add(scenario{name: "run pe/, yara dispatcher -> pecarve, always hash", files: peN, mib: peMiB, cmd: func(tmp string) *exec.Cmd {
 		c := runStoq("pe", "-R", "yara", "-a", "hash")(tmp)
@@ -143,7 +151,7 @@ func main() {
 		return exec.Command("yara", "-p", "2", "-r", filepath.Join(rulesDir, "dispatcher.yar"), filepath.Join(dir, "pe"))
 	}})
 	add(scenario{name: "floor: exiftool -j -n, one process per file, small50/", files: exifN, mib: exifMiB, cmd: func(string) *exec.Cmd {
-		return exec.Command("sh", "-c", "for f in "+filepath.Join(dir, "small50")+"/*; do exiftool -j -n \"$f\" > /dev/null; done")
+		return exec.Command("sh", "-c", "for f in "+filepath.Join(dir, "small50")+"/*; do exiftool -j -n \"$f\" > /dev/null; done; true")
 	}})
 
 	fmt.Printf("| scenario | wall (median of %d) | rate | peak RSS |\n|---|---|---|---|\n", *runs)
@@ -175,7 +183,7 @@ func measure(s scenario, runs int) (result, error) {
 	var walls []time.Duration
 	var peak int64
 	for i := 0; i < runs; i++ {
-		tmp, err := os.MkdirTemp("", "stoq-bench-")
+		tmp, err := os.MkdirTemp(tmpRoot, "stoq-bench-")
 		if err != nil {
 			return result{}, err
 		}
