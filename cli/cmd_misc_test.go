@@ -308,3 +308,19 @@ func TestStdoutConnectorWriteErrorIsRecorded(t *testing.T) {
 		t.Errorf("stderr does not report the failed write: %s", stderr.String())
 	}
 }
+
+func TestVersionNamesWhereBuilderLinkedPluginsCameFrom(t *testing.T) {
+	var out strings.Builder
+	plugins := core.Plugins()
+	if len(plugins) == 0 {
+		t.Skip("no plugins linked into the test binary")
+	}
+	p := plugins[0]
+	built := BuildInfo{Plugins: []LinkedPlugin{{Name: p.Name, Version: p.Manifest.Version, Module: p.Manifest.Module, Source: "stoq:" + p.Name + "@3.0.0 (tag plugins/" + p.Name + "/v3.0.0)"}}}
+	if err := writeVersions(&out, nil, built); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "from stoq:"+p.Name+"@3.0.0 (tag plugins/"+p.Name+"/v3.0.0)") {
+		t.Errorf("version output does not name the plugin's source:\n%s", out.String())
+	}
+}

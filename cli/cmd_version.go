@@ -22,7 +22,8 @@ and the Go module it was built from, as recorded in the binary.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, _ := debug.ReadBuildInfo()
-			return writeVersions(env.Stdout, info)
+			built, _ := CurrentBuildInfo()
+			return writeVersions(env.Stdout, info, built)
 		},
 	}
 }
@@ -56,8 +57,10 @@ func moduleVersion(info *debug.BuildInfo, path string) string {
 }
 
 // writeVersions prints stoq's version and one line per linked plugin:
-// name, manifest version, module path and module version.
-func writeVersions(w io.Writer, info *debug.BuildInfo) error {
+// name, manifest version, module path and module version, or, for a binary
+// the builder generated, where the plugin came from (catalogue tag,
+// repository and commit, folder or module version).
+func writeVersions(w io.Writer, info *debug.BuildInfo, built BuildInfo) error {
 	fmt.Fprintf(w, "stoq %s (%s %s/%s)\n", core.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "core module: github.com/stoq-go/stoq/core %s\n", moduleVersion(info, "github.com/stoq-go/stoq/core"))
 	plugins := core.Plugins()
@@ -66,10 +69,17 @@ func writeVersions(w io.Writer, info *debug.BuildInfo) error {
 		return nil
 	}
 	fmt.Fprintln(w, "plugins:")
+	sources := map[string]string{}
+	for _, lp := range built.Plugins {
+		sources[lp.Name] = lp.Source
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range plugins {
-		fmt.Fprintf(tw, "  %s\tv%s\t%s\t%s\n", p.Name, p.Manifest.Version, p.Manifest.Module,
-			moduleVersion(info, p.Manifest.Module))
+		from := moduleVersion(info, p.Manifest.Module)
+		if src := sources[p.Name]; src != "" {
+			from = "from " + src
+		}
+		fmt.Fprintf(tw, "  %s\tv%s\t%s\t%s\n", p.Name, p.Manifest.Version, p.Manifest.Module, from)
 	}
 	return tw.Flush()
 }
