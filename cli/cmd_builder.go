@@ -46,6 +46,21 @@ func (f *builderFlags) resolveCatalog(env *Env) (builder.Catalog, error) {
 	return cat, nil
 }
 
+// sources resolves where plugins, the core and the cli come from: the
+// catalogue, and the --core-dir and --cli-dir folders when given.
+func (f *builderFlags) sources(env *Env) (cat builder.Catalog, coreDir, cliDir string, err error) {
+	if cat, err = f.resolveCatalog(env); err != nil {
+		return cat, "", "", err
+	}
+	if coreDir, err = absDir("--core-dir", f.coreDir); err != nil {
+		return cat, "", "", err
+	}
+	if cliDir, err = absDir("--cli-dir", f.cliDir); err != nil {
+		return cat, "", "", err
+	}
+	return cat, coreDir, cliDir, nil
+}
+
 func absDir(flag, dir string) (string, error) {
 	if dir == "" {
 		return "", nil
@@ -129,13 +144,7 @@ not rebuilt.`,
 					return usageError(err)
 				}
 			}
-			if opts.Catalog, err = flags.resolveCatalog(env); err != nil {
-				return err
-			}
-			if opts.CoreDir, err = absDir("--core-dir", flags.coreDir); err != nil {
-				return err
-			}
-			if opts.CLIDir, err = absDir("--cli-dir", flags.cliDir); err != nil {
+			if opts.Catalog, opts.CoreDir, opts.CLIDir, err = flags.sources(env); err != nil {
 				return err
 			}
 			ctx, stop := interruptible(cmd.Context())
@@ -181,13 +190,7 @@ your PATH runs itself again. A failed rebuild puts the plugin back.`,
 			}
 			opts := builder.UninstallOptions{Home: env.Home, Name: args[0], Progress: builder.NewProgress(env.Stderr, flags.quiet)}
 			var err error
-			if opts.Catalog, err = flags.resolveCatalog(env); err != nil {
-				return err
-			}
-			if opts.CoreDir, err = absDir("--core-dir", flags.coreDir); err != nil {
-				return err
-			}
-			if opts.CLIDir, err = absDir("--cli-dir", flags.cliDir); err != nil {
+			if opts.Catalog, opts.CoreDir, opts.CLIDir, err = flags.sources(env); err != nil {
 				return err
 			}
 			ctx, stop := interruptible(cmd.Context())
@@ -242,13 +245,7 @@ unchanged. Needs the Go toolchain.`,
 				opts.With = append(opts.With, spec)
 			}
 			var err error
-			if opts.Catalog, err = flags.resolveCatalog(env); err != nil {
-				return err
-			}
-			if opts.CoreDir, err = absDir("--core-dir", flags.coreDir); err != nil {
-				return err
-			}
-			if opts.CLIDir, err = absDir("--cli-dir", flags.cliDir); err != nil {
+			if opts.Catalog, opts.CoreDir, opts.CLIDir, err = flags.sources(env); err != nil {
 				return err
 			}
 			ctx, stop := interruptible(cmd.Context())

@@ -57,7 +57,16 @@ func writeTemp(dir, name string, data []byte, durable bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = f.Write(data)
+	if err := writeAndClose(f, data, durable); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// writeAndClose writes data to the new file f, flushes it to disk when
+// durable, and closes it; on failure it removes the file.
+func writeAndClose(f *os.File, data []byte, durable bool) error {
+	_, err := f.Write(data)
 	if err == nil && durable {
 		err = f.Sync()
 	}
@@ -65,10 +74,10 @@ func writeTemp(dir, name string, data []byte, durable bool) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("writing %s: %w", path, err)
+		os.Remove(f.Name())
+		return fmt.Errorf("writing %s: %w", f.Name(), err)
 	}
-	return path, nil
+	return nil
 }
 
 // moveByLink moves tmp to final unless final exists, with a hard link (which,
@@ -95,16 +104,8 @@ func writeExclusive(path string, data []byte, durable bool) (created bool, err e
 	if err != nil {
 		return false, err
 	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if err := writeAndClose(f, data, durable); err != nil {
+		return false, err
 	}
 	return true, nil
 }
