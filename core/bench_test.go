@@ -20,12 +20,7 @@ var benchOnce sync.Once
 // BenchmarkScanOverhead measures the engine's own cost: one 4 KiB payload,
 // one trivial worker, no connector. Target: under 20 µs and 100 allocations.
 func BenchmarkScanOverhead(b *testing.B) {
-	benchOnce.Do(func() { registerAs("bench-trivial", trivialWorker{}, nil) })
-	s, err := core.New(core.WithLogger(stoqtest.Discard()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchEngine(b)
 	content := make([]byte, 4096)
 	ctx := context.Background()
 	b.SetBytes(int64(len(content)))
@@ -41,12 +36,7 @@ func BenchmarkScanOverhead(b *testing.B) {
 // BenchmarkScanOverheadParallel is the same from many goroutines, as run
 // mode's consumers scan.
 func BenchmarkScanOverheadParallel(b *testing.B) {
-	benchOnce.Do(func() { registerAs("bench-trivial", trivialWorker{}, nil) })
-	s, err := core.New(core.WithLogger(stoqtest.Discard()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchEngine(b)
 	content := make([]byte, 4096)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -56,4 +46,16 @@ func BenchmarkScanOverheadParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchEngine is an engine with the trivial worker registered and logs
+// discarded, closed when the benchmark ends.
+func benchEngine(b *testing.B) *core.Stoq {
+	benchOnce.Do(func() { registerAs("bench-trivial", trivialWorker{}, nil) })
+	s, err := core.New(core.WithLogger(stoqtest.Discard()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
 }
