@@ -298,5 +298,9 @@ func (q *Queue) close() {
 	}
 }
 
+// Tasks is the receiving side of the queue, for engines and test kits
+// (stoqtest.Ingest) that consume what providers put; providers only Put.
+func (q *Queue) Tasks() <-chan Task { return q.ch }
+
 // Len is the number of tasks waiting.
 func (q *Queue) Len() int { return len(q.ch) }

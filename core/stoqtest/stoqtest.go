@@ -87,6 +87,28 @@ func Scan(t testing.TB, w core.Worker, content []byte) *core.WorkerResponse {
 	return resp
 }
 
+// Ingest runs provider p until it returns or ctx is done and returns every
+// task it queued, in order, with the error Ingest returned. The queue is
+// drained as p fills it, so a provider that queues more than max_queue
+// tasks never blocks.
+func Ingest(ctx context.Context, p core.Provider) ([]core.Task, error) {
+	q := core.NewQueue(16)
+	done := make(chan error, 1)
+	go func() { done <- p.Ingest(ctx, q) }()
+	var tasks []core.Task
+	for {
+		select {
+		case task := <-q.Tasks():
+			tasks = append(tasks, task)
+		case err := <-done:
+			for q.Len() > 0 {
+				tasks = append(tasks, <-q.Tasks())
+			}
+			return tasks, err
+		}
+	}
+}
+
 // Engine builds an engine whose logs go to the test log, closed at cleanup.
 func Engine(t testing.TB, opts ...core.Option) *core.Stoq {
 	t.Helper()
