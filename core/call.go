@@ -17,6 +17,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error says the call panicked, with the panic's value.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // call runs fn, a call into plugin lp, with lp's timeout as the context

@@ -259,6 +259,8 @@ type OptionError struct {
 	Plugin, Option, Value, Source, Want string
 }
 
+// Error names the plugin, the option, its value, where it came from and
+// what was expected.
 func (e *OptionError) Error() string {
 	src := ""
 	if e.Source != "" {
