@@ -82,6 +82,10 @@ func (e *Env) PluginsDir() string { return filepath.Join(e.Home, "plugins") }
 // BinDir is $STOQ_HOME/bin, where `stoq install` puts the custom binary.
 func (e *Env) BinDir() string { return filepath.Join(e.Home, "bin") }
 
+// SpoolDir is where responses a connector could not save wait to be
+// re-sent (stoq.cfg [core] spool_dir overrides it).
+func (e *Env) SpoolDir() string { return filepath.Join(e.Home, "spool", "results") }
+
 // EnsureHome creates Home and Home/plugins when they are missing, and a
 // commented default Home/stoq.cfg when there is none, so a new user sees
 // where settings go instead of a warning. A Home that exists but is not a
@@ -122,6 +126,9 @@ const defaultConfig = `# stoq configuration (Python configparser syntax). Uncomm
 # log_maxbytes = 1500000
 # log_backup_count = 5
 # log_syntax = text
+# Where results a connector failed to save wait to be re-sent
+# (default: the spool/results folder of this home):
+# spool_dir =
 # plugin_dir_list =
 # providers =
 # source_archivers =

@@ -340,6 +340,10 @@ func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*
 		core.WithPluginOptions(libraryOpts),
 		core.WithCommandLineOptions(cmdlineOpts),
 	}
+	if strings.TrimSpace(cfg["core"]["spool_dir"]) == "" {
+		// Results a connector fails to save wait here to be re-sent.
+		opts = append(opts, core.WithSettings(core.Settings{SpoolDir: env.SpoolDir()}))
+	}
 	if cmd.Flags().Changed("max-recursion") {
 		if f.maxRecursion < 0 {
 			_ = logCloser.Close()

@@ -71,4 +71,11 @@ func (c *stdoutConnector) Save(_ context.Context, response *core.StoqResponse) e
 	return nil
 }
 
-var _ core.Connector = (*stdoutConnector)(nil)
+// Unspooled: a result that could not be printed is not printed by a later
+// run instead.
+func (*stdoutConnector) Unspooled() {}
+
+var (
+	_ core.Connector = (*stdoutConnector)(nil)
+	_ core.Unspooled = (*stdoutConnector)(nil)
+)

@@ -32,6 +32,11 @@
 // per payload. A root payload's PayloadMeta.DispatchTo is honoured in the
 // first round, as an extracted payload's is in the round after it.
 //
+// A response a connector fails to save is spooled (stoq.cfg [core]
+// spool_dir, one folder per connector) and handed to that connector again
+// when Run starts and ends, or when a program calls ResendSpooled; a
+// connector implementing Unspooled (a terminal printer) opts out.
+//
 // Payload content is shared between plugins, never copied: plugins must
 // treat Payload.Content as read-only.
 //

@@ -182,6 +182,7 @@ func settingsFromINI(cfg INI, file string) (Settings, error) {
 		*it.dst = SplitList(sec[it.key])
 	}
 	s.LogDir = strings.TrimSpace(sec["log_dir"])
+	s.SpoolDir = strings.TrimSpace(sec["spool_dir"])
 	s.LogLevel = strings.TrimSpace(sec["log_level"])
 	s.LogSyntax = strings.ToLower(strings.TrimSpace(sec["log_syntax"]))
 	if s.LogSyntax != "" && s.LogSyntax != "text" && s.LogSyntax != "json" {

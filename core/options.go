@@ -23,6 +23,7 @@ type Settings struct {
 	Decorators             []string // decorators
 	AlwaysDispatch         []string // always_dispatch
 	DefaultTimeout         time.Duration
+	SpoolDir               string // spool_dir: where responses a connector failed to save wait to be re-sent
 	LogDir                 string // log_dir
 	LogLevel               string // log_level (info)
 	LogMaxBytes            int    // log_maxbytes (1500000)
@@ -175,6 +176,7 @@ func merge(dst *Settings, src Settings) {
 		dst.DefaultTimeout = src.DefaultTimeout
 	}
 	setStr(&dst.LogDir, src.LogDir)
+	setStr(&dst.SpoolDir, src.SpoolDir)
 	setStr(&dst.LogLevel, src.LogLevel)
 	setStr(&dst.LogSyntax, src.LogSyntax)
 	setList(&dst.PluginDirs, src.PluginDirs)

@@ -29,6 +29,8 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 	}
 	q := NewQueue(s.settings.MaxQueue)
 	scanCtx := context.WithoutCancel(ctx)
+	s.resendSpooled(scanCtx)
+	defer s.resendSpooled(scanCtx)
 
 	var consumers sync.WaitGroup
 	for i := 0; i < s.settings.ProviderConsumers; i++ {
@@ -63,6 +65,15 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 	q.close()
 	consumers.Wait()
 	return errors.Join(errs...)
+}
+
+// resendSpooled re-sends spooled responses, logging what it could not.
+func (s *Stoq) resendSpooled(ctx context.Context) {
+	if n, err := s.ResendSpooled(ctx); err != nil {
+		s.log.Warn("some spooled results could not be saved yet", "saved", n, "error", err)
+	} else if n > 0 {
+		s.log.Info("spooled results saved", "count", n)
+	}
 }
 
 // ingest runs a provider, turning a panic into an error.

@@ -487,8 +487,10 @@ func (s *Stoq) decorate(ctx context.Context, resp *StoqResponse) {
 }
 
 // save hands the response to every connector. A connector's failure is
-// logged and appended to the returned response's errors (after every
-// connector has seen it, so all save the same document).
+// logged, the response is spooled for that connector (spool_dir) to be
+// re-sent later, and the failure is appended to the returned response's
+// errors (after every connector has seen it, so all save the same
+// document).
 func (s *Stoq) save(ctx context.Context, resp *StoqResponse) {
 	if len(s.connectors) == 0 {
 		return
@@ -500,12 +502,22 @@ func (s *Stoq) save(ctx context.Context, resp *StoqResponse) {
 			return lp.instance.(Connector).Save(ctx, resp)
 		})
 	})
+	var failures []Error
 	for i, lp := range s.connectors {
-		if errs[i] != nil {
-			lp.log.Error("failed to save results", "scan_id", resp.ScanID, "error", errs[i])
-			resp.Errors = append(resp.Errors, Error{Message: "Failed to save results: " + errs[i].Error(), PluginName: lp.name})
+		if errs[i] == nil {
+			continue
 		}
+		msg := "Failed to save results: " + errs[i].Error()
+		if path, err := s.spoolSave(lp, resp); err == nil {
+			lp.log.Error("failed to save results: spooled for a later retry", "scan_id", resp.ScanID, "error", errs[i], "spooled", path)
+			msg += " (spooled to " + path + ")"
+		} else {
+			lp.log.Error("failed to save results, and could not spool them", "scan_id", resp.ScanID, "error", errs[i], "spool_error", err)
+			msg += " (not spooled: " + err.Error() + ")"
+		}
+		failures = append(failures, Error{Message: msg, PluginName: lp.name})
 	}
+	resp.Errors = append(resp.Errors, failures...)
 }
 
 func contains(list []string, s string) bool {

@@ -1,0 +1,131 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// The result spool keeps what a connector could not save (stoq.cfg [core]
+// spool_dir): when a connector's Save fails, the response is written to
+// SPOOL_DIR/CONNECTOR/SCAN_ID.json, and every later start of a scan engine
+// with that connector (New) and every end of a Run hands the spooled
+// responses to the connector again, deleting each once it is saved. A
+// connector that keeps failing keeps its results on disk; nothing is
+// dropped because a database was down or a disk full for a while.
+
+// Unspooled is implemented by connectors whose failed saves must not be
+// spooled and re-sent later, such as one printing to a terminal.
+type Unspooled interface {
+	Unspooled()
+}
+
+// spoolSave writes resp to the spool of connector lp. It reports where, or
+// why it could not.
+func (s *Stoq) spoolSave(lp *loadedPlugin, resp *StoqResponse) (string, error) {
+	if _, ok := lp.instance.(Unspooled); ok {
+		return "", errors.New("connector " + lp.name + " does not spool")
+	}
+	if s.settings.SpoolDir == "" {
+		return "", errors.New("no spool_dir configured")
+	}
+	dir := filepath.Join(s.settings.SpoolDir, lp.name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(resp)
+	if err != nil {
+		return "", err
+	}
+	id := resp.ScanID
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	final := filepath.Join(dir, id+".json")
+	tmp, err := os.CreateTemp(dir, ".spool-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), final)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return final, nil
+}
+
+// ResendSpooled hands every spooled response of the configured connectors
+// to its connector again, removing each one saved. It returns how many were
+// saved and the failures (the files of which stay spooled).
+func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
+	if s.settings.SpoolDir == "" {
+		return 0, nil
+	}
+	saved := 0
+	var errs []error
+	for _, lp := range s.connectors {
+		if _, ok := lp.instance.(Unspooled); ok {
+			continue
+		}
+		dir := filepath.Join(s.settings.SpoolDir, lp.name)
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") && !strings.HasPrefix(e.Name(), ".") {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			path := filepath.Join(dir, n)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			var resp StoqResponse
+			if err := json.Unmarshal(data, &resp); err != nil {
+				errs = append(errs, fmt.Errorf("spooled result %s is not a response (left in place): %w", path, err))
+				continue
+			}
+			err = s.call(ctx, lp, func(ctx context.Context) error {
+				return lp.instance.(Connector).Save(ctx, &resp)
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("connector %s still fails, %s stays spooled: %w", lp.name, path, err))
+				break // the connector is still down: try its other files next time
+			}
+			if err := os.Remove(path); err != nil {
+				errs = append(errs, err)
+			}
+			saved++
+			lp.log.Info("spooled result saved", "scan_id", resp.ScanID)
+		}
+	}
+	return saved, errors.Join(errs...)
+}

@@ -1,0 +1,104 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stoq-go/stoq/core"
+)
+
+func TestFailedSavesAreSpooledAndResent(t *testing.T) {
+	spool := t.TempDir()
+	conn := &memConnector{fail: errors.New("index unavailable")}
+	cn := register(t, "flaky", conn, nil)
+	w := register(t, "w", &fnWorker{}, nil)
+	s := engine(t, core.WithConnectors(cn), core.WithSettings(core.Settings{SpoolDir: spool}))
+	resp := scan(t, s, "payload", w)
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "index unavailable") || !strings.Contains(resp.Errors[0].Message, "spooled to") {
+		t.Fatalf("errors %v, want the failure with where it was spooled", errorsOf(resp))
+	}
+	path := filepath.Join(spool, cn, resp.ScanID+".json")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("response not spooled: %v", err)
+	}
+
+	// Still down: the file stays.
+	if n, err := s.ResendSpooled(context.Background()); n != 0 || err == nil {
+		t.Errorf("ResendSpooled with the connector still failing = %d, %v", n, err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("a spooled result was dropped while its connector still fails")
+	}
+
+	conn.mu.Lock()
+	conn.fail = nil
+	conn.mu.Unlock()
+	n, err := s.ResendSpooled(context.Background())
+	if n != 1 || err != nil {
+		t.Fatalf("ResendSpooled = %d, %v", n, err)
+	}
+	saved := conn.responses()
+	if len(saved) != 1 || saved[0].ScanID != resp.ScanID || saved[0].Results[0].PayloadID != resp.Results[0].PayloadID {
+		t.Fatalf("re-sent %+v, want the spooled response", saved)
+	}
+	if _, ok := saved[0].Results[0].Workers[w]; !ok {
+		t.Error("worker results lost through the spool")
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Error("a re-sent result was left in the spool")
+	}
+}
+
+func TestRunResendsSpooledResultsFirst(t *testing.T) {
+	spool := t.TempDir()
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	dir := filepath.Join(spool, cn)
+	os.MkdirAll(dir, 0o700)
+	old := core.NewStoqResponse(core.NewRequest([]*core.Payload{core.NewPayload([]byte("old"), nil)}, nil))
+	data := []byte(mustJSON(t, old))
+	os.WriteFile(filepath.Join(dir, old.ScanID+".json"), data, 0o600)
+	os.WriteFile(filepath.Join(dir, "garbage.json"), []byte("{not json"), 0o600)
+	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		return q.PutPayload(ctx, core.NewPayload([]byte("new"), nil))
+	}}, nil)
+	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn), core.WithSettings(core.Settings{SpoolDir: spool}))
+	if err := s.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	saved := conn.responses()
+	if len(saved) != 2 || saved[0].ScanID != old.ScanID {
+		t.Fatalf("saved %d responses, want the spooled one first, then the new scan", len(saved))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "garbage.json")); err != nil {
+		t.Error("an unreadable spool file must stay for a person to look at")
+	}
+}
+
+type terminalConnector struct{ memConnector }
+
+func (*terminalConnector) Unspooled() {}
+
+func TestUnspooledConnectorsAndMissingSpoolDir(t *testing.T) {
+	spool := t.TempDir()
+	term := &terminalConnector{memConnector{fail: errors.New("broken pipe")}}
+	tn := register(t, "term", term, nil)
+	s := engine(t, core.WithConnectors(tn), core.WithSettings(core.Settings{SpoolDir: spool}))
+	resp := scan(t, s, "x")
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled") {
+		t.Errorf("errors %v", errorsOf(resp))
+	}
+	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
+		t.Errorf("an Unspooled connector's result was spooled: %v", entries)
+	}
+	flaky := register(t, "flaky", &memConnector{fail: errors.New("down")}, nil)
+	s = engine(t, core.WithConnectors(flaky))
+	resp = scan(t, s, "x")
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled: no spool_dir configured") {
+		t.Errorf("errors %v", errorsOf(resp))
+	}
+}
