@@ -129,6 +129,7 @@ const defaultConfig = `# stoq configuration (Python configparser syntax). Uncomm
 # Where results a connector failed to save wait to be re-sent
 # (default: the spool/results folder of this home):
 # spool_dir =
+# spool_retry_interval = 60
 # plugin_dir_list =
 # providers =
 # source_archivers =

@@ -34,7 +34,8 @@
 //
 // A response a connector fails to save is spooled (stoq.cfg [core]
 // spool_dir, one folder per connector) and handed to that connector again
-// when Run starts and ends, or when a program calls ResendSpooled; a
+// when Run starts and ends and every spool_retry_interval (60 s) while it
+// runs, or when a program calls ResendSpooled; a
 // connector implementing Unspooled (a terminal printer) opts out.
 //
 // Payload content is shared between plugins, never copied: plugins must

@@ -130,6 +130,9 @@ func applyDefaults(s *Settings) {
 	if s.DefaultTimeout <= 0 {
 		s.DefaultTimeout = DefaultPluginTimeout
 	}
+	if s.SpoolRetryInterval <= 0 {
+		s.SpoolRetryInterval = DefaultSpoolRetryInterval
+	}
 	if s.LogLevel == "" {
 		s.LogLevel = "info"
 	}
@@ -183,6 +186,13 @@ func settingsFromINI(cfg INI, file string) (Settings, error) {
 	}
 	s.LogDir = strings.TrimSpace(sec["log_dir"])
 	s.SpoolDir = strings.TrimSpace(sec["spool_dir"])
+	if v := strings.TrimSpace(sec["spool_retry_interval"]); v != "" {
+		d, err := NewConfig("core", "", ConfigLayer{Source: where, Values: map[string]string{"spool_retry_interval": v}}).Duration("spool_retry_interval", 0)
+		if err != nil || d <= 0 {
+			return s, fmt.Errorf("%s: [core] spool_retry_interval = %q: want seconds or a duration such as 1m", where, v)
+		}
+		s.SpoolRetryInterval = d
+	}
 	s.LogLevel = strings.TrimSpace(sec["log_level"])
 	s.LogSyntax = strings.ToLower(strings.TrimSpace(sec["log_syntax"]))
 	if s.LogSyntax != "" && s.LogSyntax != "text" && s.LogSyntax != "json" {

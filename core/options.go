@@ -23,12 +23,13 @@ type Settings struct {
 	Decorators             []string // decorators
 	AlwaysDispatch         []string // always_dispatch
 	DefaultTimeout         time.Duration
-	SpoolDir               string // spool_dir: where responses a connector failed to save wait to be re-sent
-	LogDir                 string // log_dir
-	LogLevel               string // log_level (info)
-	LogMaxBytes            int    // log_maxbytes (1500000)
-	LogBackupCount         int    // log_backup_count (5)
-	LogSyntax              string // log_syntax: text or json
+	SpoolDir               string        // spool_dir: where responses a connector failed to save wait to be re-sent
+	SpoolRetryInterval     time.Duration // spool_retry_interval: how often Run re-sends them (60 s)
+	LogDir                 string        // log_dir
+	LogLevel               string        // log_level (info)
+	LogMaxBytes            int           // log_maxbytes (1500000)
+	LogBackupCount         int           // log_backup_count (5)
+	LogSyntax              string        // log_syntax: text or json
 }
 
 // Defaults of the [core] settings.
@@ -38,6 +39,7 @@ const (
 	DefaultMaxRecursion           = 10
 	DefaultMaxRequiredWorkerDepth = 10
 	DefaultPluginTimeout          = 60 * time.Second
+	DefaultSpoolRetryInterval     = 60 * time.Second
 	DefaultLogMaxBytes            = 1500000
 	DefaultLogBackupCount         = 5
 )
@@ -174,6 +176,9 @@ func merge(dst *Settings, src Settings) {
 	setInt(&dst.LogBackupCount, src.LogBackupCount)
 	if src.DefaultTimeout != 0 {
 		dst.DefaultTimeout = src.DefaultTimeout
+	}
+	if src.SpoolRetryInterval != 0 {
+		dst.SpoolRetryInterval = src.SpoolRetryInterval
 	}
 	setStr(&dst.LogDir, src.LogDir)
 	setStr(&dst.SpoolDir, src.SpoolDir)

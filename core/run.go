@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrQueueClosed is returned by Queue.Put after Run stopped accepting tasks.
@@ -31,6 +32,8 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 	scanCtx := context.WithoutCancel(ctx)
 	s.resendSpooled(scanCtx)
 	defer s.resendSpooled(scanCtx)
+	stopResending := s.resendSpooledEvery(scanCtx, s.settings.SpoolRetryInterval)
+	defer stopResending()
 
 	var consumers sync.WaitGroup
 	for i := 0; i < s.settings.ProviderConsumers; i++ {
@@ -74,6 +77,30 @@ func (s *Stoq) resendSpooled(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Info("spooled results saved", "count", n)
 	}
+}
+
+// resendSpooledEvery re-sends spooled responses every interval while a run
+// goes on, so a long-running provider (dirmon) recovers from a connector's
+// outage without a restart. The returned func stops it and waits.
+func (s *Stoq) resendSpooledEvery(ctx context.Context, interval time.Duration) (stop func()) {
+	if s.settings.SpoolDir == "" || interval <= 0 || len(s.connectors) == 0 {
+		return func() {}
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.resendSpooled(ctx)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // ingest runs a provider, turning a panic into an error.

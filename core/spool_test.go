@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stoq-go/stoq/core"
 )
@@ -100,5 +101,52 @@ func TestUnspooledConnectorsAndMissingSpoolDir(t *testing.T) {
 	resp = scan(t, s, "x")
 	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled: no spool_dir configured") {
 		t.Errorf("errors %v", errorsOf(resp))
+	}
+}
+
+func TestRunResendsSpooledResultsWhileItRuns(t *testing.T) {
+	spool := t.TempDir()
+	conn := &memConnector{fail: errors.New("down")}
+	cn := register(t, "conn", conn, nil)
+	var resentWhileRunning bool
+	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		if err := q.PutPayload(ctx, core.NewPayload([]byte("during the outage"), nil)); err != nil {
+			return err
+		}
+		// The result is spooled; end the outage, and stay running until the
+		// periodic re-send delivered it (a long-running provider's case).
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if entries, _ := os.ReadDir(filepath.Join(spool, cn)); len(entries) > 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		conn.mu.Lock()
+		conn.fail = nil
+		conn.mu.Unlock()
+		for time.Now().Before(deadline) && len(conn.responses()) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		resentWhileRunning = len(conn.responses()) == 1
+		return nil
+	}}, nil)
+	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn),
+		core.WithSettings(core.Settings{SpoolDir: spool, SpoolRetryInterval: 20 * time.Millisecond}))
+	done := make(chan error)
+	go func() { done <- s.Run(context.Background(), nil) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not finish")
+	}
+	if !resentWhileRunning {
+		t.Error("the spooled result was not re-sent while the run went on")
+	}
+	if saved := conn.responses(); len(saved) != 1 || saved[0].Results[0].Size != len("during the outage") {
+		t.Fatalf("saved %d responses, want the spooled one, once", len(saved))
 	}
 }
