@@ -29,7 +29,9 @@
 // max_concurrency, and results merge in a fixed order so the same input
 // gives the same JSON apart from ids and time. Where stoQ would repeat an
 // error for a plugin that cannot load in every round, stoq records it once
-// per payload. A root payload's PayloadMeta.DispatchTo is honoured in the
+// per payload; and a ContentDispatcher (its answer depends on the payload's
+// content alone) is asked once per payload rather than every round. A root
+// payload's PayloadMeta.DispatchTo is honoured in the
 // first round, as an extracted payload's is in the round after it.
 //
 // A response a connector fails to save is spooled (stoq.cfg [core]

@@ -27,6 +27,16 @@ type Dispatcher interface {
 	GetDispatches(ctx context.Context, payload *Payload, request *Request) (*DispatcherResponse, error)
 }
 
+// ContentDispatcher is implemented by dispatchers whose answer depends on
+// the payload's content alone (yara rules, magic bytes), not on what
+// workers found: the engine asks them once per payload instead of in every
+// round, as it must ask other dispatchers. ContentOnly does nothing; it
+// marks the type.
+type ContentDispatcher interface {
+	Dispatcher
+	ContentOnly()
+}
+
 // Archiver saves a payload somewhere (a dest archiver, run at the end of a
 // scan for payloads with should_archive when the request allows archiving).
 type Archiver interface {

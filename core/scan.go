@@ -73,6 +73,9 @@ type scanState struct {
 	// failed remembers (payload, plugin) pairs already reported as unusable
 	// so a plugin that cannot load is reported once per payload.
 	failed map[dispatch]struct{}
+	// asked remembers (payload, dispatcher) pairs a ContentDispatcher has
+	// answered, so it is asked once per payload.
+	asked map[dispatch]struct{}
 }
 
 func (st *scanState) addError(e Error) { st.req.Errors = append(st.req.Errors, e) }
@@ -224,61 +227,75 @@ func fill(e Error, plugin, payloadID string) Error {
 // runDispatchers runs every dispatcher on every scannable payload and adds
 // their choices, with always_dispatch, to total.
 func (s *Stoq) runDispatchers(ctx context.Context, st *scanState, total *dispatchSet) {
+	type job struct {
+		payload int
+		lp      *loadedPlugin
+	}
 	var targets []int
+	var jobs []job
 	for i, p := range st.req.Payloads {
-		if p.Results.PayloadMeta.ShouldScan {
-			targets = append(targets, i)
+		if !p.Results.PayloadMeta.ShouldScan {
+			continue
+		}
+		targets = append(targets, i)
+		for _, lp := range s.dispatchers {
+			if _, contentOnly := lp.instance.(ContentDispatcher); contentOnly {
+				asked := dispatch{i, lp.name}
+				if _, done := st.asked[asked]; done {
+					continue // its answer cannot have changed since
+				}
+				if st.asked == nil {
+					st.asked = map[dispatch]struct{}{}
+				}
+				st.asked[asked] = struct{}{}
+			}
+			jobs = append(jobs, job{i, lp})
 		}
 	}
-	if len(s.dispatchers) > 0 && len(targets) > 0 {
-		n := len(targets) * len(s.dispatchers)
-		responses := make([]*DispatcherResponse, n)
-		errs := make([]error, n)
-		s.parallel(n, func(k int) {
-			lp := s.dispatchers[k%len(s.dispatchers)]
-			payload := st.req.Payloads[targets[k/len(s.dispatchers)]]
-			var resp *DispatcherResponse
-			errs[k] = s.call(ctx, lp, func(ctx context.Context) error {
-				var err error
-				resp, err = lp.instance.(Dispatcher).GetDispatches(ctx, payload, st.req)
-				return err
-			})
-			if errs[k] == nil {
-				responses[k] = resp
-			}
+	responses := make([]*DispatcherResponse, len(jobs))
+	errs := make([]error, len(jobs))
+	s.parallel(len(jobs), func(k int) {
+		j := jobs[k]
+		payload := st.req.Payloads[j.payload]
+		var resp *DispatcherResponse
+		errs[k] = s.call(ctx, j.lp, func(ctx context.Context) error {
+			var err error
+			resp, err = j.lp.instance.(Dispatcher).GetDispatches(ctx, payload, st.req)
+			return err
 		})
-		var archive map[int][]bool // should_archive votes by payload index
-		for k := 0; k < n; k++ {
-			lp := s.dispatchers[k%len(s.dispatchers)]
-			idx := targets[k/len(s.dispatchers)]
-			payload := st.req.Payloads[idx]
-			if errs[k] != nil {
-				st.addError(Error{Message: "dispatcher:failed to dispatch: " + errs[k].Error(), PluginName: lp.name, PayloadID: payload.ID()})
-				continue
-			}
-			resp := responses[k]
-			if resp == nil {
-				continue
-			}
-			for _, e := range resp.Errors {
-				st.addError(fill(e, lp.name, payload.ID()))
-			}
-			for _, w := range resp.PluginNames {
-				total.add(dispatch{idx, w})
-			}
-			if resp.Meta != nil {
-				payload.DispatchMeta[lp.name] = resp.Meta
-			}
-			if resp.ShouldArchive != nil {
-				if archive == nil {
-					archive = map[int][]bool{}
-				}
-				archive[idx] = append(archive[idx], *resp.ShouldArchive)
-			}
+		if errs[k] == nil {
+			responses[k] = resp
 		}
-		for idx, votes := range archive {
-			st.req.Payloads[idx].Results.PayloadMeta.ShouldArchive = !slices.Contains(votes, false)
+	})
+	var archive map[int][]bool // should_archive votes by payload index
+	for k, j := range jobs {
+		payload := st.req.Payloads[j.payload]
+		if errs[k] != nil {
+			st.addError(Error{Message: "dispatcher:failed to dispatch: " + errs[k].Error(), PluginName: j.lp.name, PayloadID: payload.ID()})
+			continue
 		}
+		resp := responses[k]
+		if resp == nil {
+			continue
+		}
+		for _, e := range resp.Errors {
+			st.addError(fill(e, j.lp.name, payload.ID()))
+		}
+		for _, w := range resp.PluginNames {
+			total.add(dispatch{j.payload, w})
+		}
+		if resp.Meta != nil {
+			payload.DispatchMeta[j.lp.name] = resp.Meta
+		}
+		if resp.ShouldArchive != nil {
+			if archive == nil {
+				archive = map[int][]bool{}
+			}
+			archive[j.payload] = append(archive[j.payload], *resp.ShouldArchive)
+		}
+	}
+	for idx, votes := range archive {
+		st.req.Payloads[idx].Results.PayloadMeta.ShouldArchive = !slices.Contains(votes, false)
 	}
 	for _, idx := range targets {
 		for _, w := range s.settings.AlwaysDispatch {

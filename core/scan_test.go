@@ -460,3 +460,30 @@ func TestDispatcherCanClearShouldArchive(t *testing.T) {
 		t.Errorf("should_archive cleared for a payload no dispatcher objected to")
 	}
 }
+
+type contentDispatcher struct{ fnDispatcher }
+
+func (*contentDispatcher) ContentOnly() {}
+
+func TestContentDispatchersAreAskedOncePerPayload(t *testing.T) {
+	ex := register(t, "extract", extractor("child"), nil)
+	w := register(t, "w", &fnWorker{}, nil)
+	d := &contentDispatcher{}
+	d.dispatch = func(p *core.Payload, _ *core.Request) (*core.DispatcherResponse, error) {
+		workers := []string{w}
+		if string(p.Content) == "root" {
+			workers = append(workers, ex)
+		}
+		return &core.DispatcherResponse{PluginNames: workers, Meta: map[string]any{"n": 1}}, nil
+	}
+	dn := register(t, "content", d, nil)
+	s := engine(t, core.WithDispatchers(dn))
+	resp := scan(t, s, "root")
+	if len(resp.Results) != 2 || !equalStrings(workersRun(resp, 1), []string{w}) || !equalStrings(workersRun(resp, 0), []string{w, ex}) {
+		t.Fatalf("results %d, root ran %v, child ran %v", len(resp.Results), workersRun(resp, 0), workersRun(resp, 1))
+	}
+	// Once for the root, once for the child, over three rounds.
+	if n := d.calls.Load(); n != 2 {
+		t.Errorf("content dispatcher asked %d times, want once per payload (2)", n)
+	}
+}

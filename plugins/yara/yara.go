@@ -244,6 +244,11 @@ func (p *Plugin) scanTimeout(ctx context.Context) time.Duration {
 	return secs * time.Second
 }
 
+// ContentOnly tells the engine that the dispatcher's answer depends on the
+// payload's content alone (the rules see nothing else), so it asks once per
+// payload instead of in every round of a scan.
+func (p *Plugin) ContentOnly() {}
+
 // Close waits for scans in progress and frees the compiled rules.
 func (p *Plugin) Close() error {
 	p.worker.close()
@@ -252,7 +257,8 @@ func (p *Plugin) Close() error {
 }
 
 var (
-	_ core.Worker     = (*Plugin)(nil)
-	_ core.Dispatcher = (*Plugin)(nil)
-	_ core.Closer     = (*Plugin)(nil)
+	_ core.Worker            = (*Plugin)(nil)
+	_ core.Dispatcher        = (*Plugin)(nil)
+	_ core.ContentDispatcher = (*Plugin)(nil)
+	_ core.Closer            = (*Plugin)(nil)
 )
