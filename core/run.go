@@ -19,8 +19,9 @@ var ErrQueueClosed = errors.New("stoq: queue closed")
 // Run returns once every provider has returned and the queue is drained.
 // When ctx is cancelled, providers are told to stop (their ctx is done); the
 // tasks already accepted, queued or in flight, are still scanned and saved
-// before Run returns: an accepted payload is never dropped. Provider errors
-// are returned, joined, after the drain.
+// before Run returns: an accepted payload is never dropped. A provider that
+// ignores the cancellation for longer than its timeout option is abandoned
+// and reported. Provider errors are returned, joined, after the drain.
 func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch ...string) error {
 	if len(s.providers) == 0 {
 		return ErrNoProviders
@@ -64,10 +65,43 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 			}
 		}()
 	}
-	providers.Wait()
+	s.waitProviders(ctx, &providers, func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	})
 	q.close()
 	consumers.Wait()
+	mu.Lock()
+	defer mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// waitProviders waits for every provider to return. Once ctx is cancelled,
+// a provider gets its timeout option (60 s by default) to notice; one that
+// ignores its context longer is abandoned and reported, so a stuck provider
+// cannot keep run mode from draining and returning.
+func (s *Stoq) waitProviders(ctx context.Context, providers *sync.WaitGroup, report func(error)) {
+	done := make(chan struct{})
+	go func() { providers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	var grace time.Duration
+	for _, lp := range s.providers {
+		grace = max(grace, lp.timeout)
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		err := fmt.Errorf("providers still running %s after the run was stopped: abandoned", grace)
+		s.log.Error("provider ignored cancellation", "error", err)
+		report(err)
+	}
 }
 
 // resendSpooled re-sends spooled responses, logging what it could not.

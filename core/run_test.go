@@ -201,3 +201,36 @@ func TestHealthCheckReportsUnhealthyPlugins(t *testing.T) {
 		t.Errorf("HealthCheck = %v", got)
 	}
 }
+
+func TestRunAbandonsAProviderThatIgnoresCancellation(t *testing.T) {
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	stuck := make(chan struct{})
+	defer close(stuck)
+	queued := make(chan struct{})
+	pn := register(t, "stubborn", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		if err := q.PutPayload(ctx, core.NewPayload([]byte("accepted"), nil)); err != nil {
+			return err
+		}
+		close(queued)
+		<-stuck // ignores ctx
+		return nil
+	}}, map[string]string{"timeout": "0.1"})
+	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx, nil) }()
+	<-queued
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "abandoned") {
+			t.Errorf("Run = %v, want the stuck provider reported", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a provider ignoring cancellation kept Run from returning")
+	}
+	if len(conn.responses()) != 1 {
+		t.Error("the payload the provider queued before getting stuck was not saved")
+	}
+}
