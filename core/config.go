@@ -339,15 +339,22 @@ func (c *Config) Duration(key string, def time.Duration) (time.Duration, error) 
 	if !ok || strings.TrimSpace(v.value) == "" {
 		return def, nil
 	}
-	s := strings.TrimSpace(v.value)
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && !math.IsInf(f, 0) {
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	d, ok := parseDuration(v.value)
+	if !ok {
 		return def, c.optErr(key, v, "want seconds or a duration such as 1m30s")
 	}
 	return d, nil
+}
+
+// parseDuration reads a non-negative duration: a plain number is seconds,
+// anything else a Go duration such as "1m30s".
+func parseDuration(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && !math.IsInf(f, 0) {
+		return time.Duration(f * float64(time.Second)), true
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil && d >= 0
 }
 
 // SplitList splits a comma-separated list, trimming items and dropping

@@ -209,6 +209,14 @@ func TestCoreSettingsFromConfigFile(t *testing.T) {
 	if got.MaxQueue != 7 || got.ProviderConsumers != 5 || got.MaxRecursion != 4 || got.LogSyntax != "json" || got.MaxRequiredWorkerDepth != 10 {
 		t.Errorf("settings %+v: want file values, options over the file, defaults for the rest", got)
 	}
+	os.WriteFile(cfg, []byte("[core]\nspool_retry_interval = 1m30s\n"), 0o644)
+	if got := engine(t, core.WithConfigFile(cfg)).Settings().SpoolRetryInterval; got != 90*time.Second {
+		t.Errorf("spool_retry_interval = %v, want 1m30s", got)
+	}
+	os.WriteFile(cfg, []byte("[core]\nspool_retry_interval = 0\n"), 0o644)
+	if _, err := core.New(core.WithConfigFile(cfg)); err == nil || !strings.Contains(err.Error(), "spool_retry_interval") {
+		t.Errorf("zero spool_retry_interval: error %v", err)
+	}
 	os.WriteFile(cfg, []byte("[core]\nmax_queue = many\n"), 0o644)
 	if _, err := core.New(core.WithConfigFile(cfg)); err == nil || !strings.Contains(err.Error(), "max_queue") || !strings.Contains(err.Error(), cfg) {
 		t.Errorf("malformed setting: error %v, want one naming the file and key", err)

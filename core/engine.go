@@ -187,8 +187,8 @@ func settingsFromINI(cfg INI, file string) (Settings, error) {
 	s.LogDir = strings.TrimSpace(sec["log_dir"])
 	s.SpoolDir = strings.TrimSpace(sec["spool_dir"])
 	if v := strings.TrimSpace(sec["spool_retry_interval"]); v != "" {
-		d, err := NewConfig("core", "", ConfigLayer{Source: where, Values: map[string]string{"spool_retry_interval": v}}).Duration("spool_retry_interval", 0)
-		if err != nil || d <= 0 {
+		d, ok := parseDuration(v)
+		if !ok || d <= 0 {
 			return s, fmt.Errorf("%s: [core] spool_retry_interval = %q: want seconds or a duration such as 1m", where, v)
 		}
 		s.SpoolRetryInterval = d

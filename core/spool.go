@@ -15,9 +15,10 @@ import (
 
 // The result spool keeps what a connector could not save (stoq.cfg [core]
 // spool_dir): when a connector's Save fails, the response is written to
-// SPOOL_DIR/CONNECTOR/SCAN_ID.json, and every later start of a scan engine
-// with that connector (New) and every end of a Run hands the spooled
-// responses to the connector again, deleting each once it is saved. A
+// SPOOL_DIR/CONNECTOR/SCAN_ID.json, and Run hands the spooled responses to
+// the connector again when it starts, every spool_retry_interval while it
+// runs, and when it ends (ResendSpooled does it on demand), deleting each
+// once it is saved. A
 // connector that keeps failing keeps its results on disk; nothing is
 // dropped because a database was down or a disk full for a while.
 
