@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/cli/builder"
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/cli/v3/builder"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // This file holds the builder's commands (stoq install, stoq uninstall,

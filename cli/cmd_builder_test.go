@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func TestBuilderCommandsRefuseBadCommandLines(t *testing.T) {
@@ -135,7 +135,7 @@ func TestInstallCommandFromAFolder(t *testing.T) {
 	files := map[string]string{
 		"greet.stoq": "[Core]\nName = greet\nModule = example.org/greet\n\n[Documentation]\nAuthor = tests\nVersion = 0.1.0\n" +
 			"Website = https://example.org\nDescription = greets\n\n[options]\nmin_stoq_version = 3.0.0\n",
-		"go.mod": "module example.org/greet\n\ngo 1.26\n\nrequire github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000\n",
+		"go.mod": "module example.org/greet\n\ngo 1.26\n\nrequire github.com/stoq-go/stoq/core/v3 v3.0.0\n",
 		"greet.go": `package greet
 
 import (
@@ -143,7 +143,7 @@ import (
 	_ "embed"
 	"log/slog"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed greet.stoq

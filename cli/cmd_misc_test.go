@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func TestGuideList(t *testing.T) {
@@ -152,19 +152,19 @@ func TestModuleVersion(t *testing.T) {
 	info := &debug.BuildInfo{
 		Main: debug.Module{Path: "example.com/mystoq", Version: "(devel)"},
 		Deps: []*debug.Module{
-			{Path: "github.com/stoq-go/stoq/plugins/hash", Version: "v3.1.0"},
-			{Path: "github.com/stoq-go/stoq/plugins/yara", Version: "v0.0.0-00010101000000-000000000000",
+			{Path: "github.com/stoq-go/stoq/plugins/hash/v3", Version: "v3.1.0"},
+			{Path: "github.com/stoq-go/stoq/plugins/yara/v3", Version: "v0.0.0-00010101000000-000000000000",
 				Replace: &debug.Module{Path: "/root/.stoq/plugins/yara"}},
 			{Path: "example.com/third", Version: "v1.0.0", Replace: &debug.Module{Path: "example.com/fork", Version: "v1.0.1"}},
 		},
 	}
 	for path, want := range map[string]string{
-		"example.com/mystoq":                   "(devel)",
-		"github.com/stoq-go/stoq/plugins/hash": "v3.1.0",
-		"github.com/stoq-go/stoq/plugins/yara": "=> /root/.stoq/plugins/yara",
-		"example.com/third":                    "v1.0.0 => example.com/fork v1.0.1",
-		"example.com/absent":                   "unknown",
-		"":                                     "unknown",
+		"example.com/mystoq":                      "(devel)",
+		"github.com/stoq-go/stoq/plugins/hash/v3": "v3.1.0",
+		"github.com/stoq-go/stoq/plugins/yara/v3": "=> /root/.stoq/plugins/yara",
+		"example.com/third":                       "v1.0.0 => example.com/fork v1.0.1",
+		"example.com/absent":                      "unknown",
+		"":                                        "unknown",
 	} {
 		if got := moduleVersion(info, path); got != want {
 			t.Errorf("moduleVersion(%q) = %q, want %q", path, got, want)

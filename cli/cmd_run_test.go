@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // monitorFolder creates a folder holding bad.exe and notes.txt.

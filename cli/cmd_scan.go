@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 const scanExamples = `  # Scan a file with the plugins and dispatch rules of stoq.cfg:

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func newVersionCommand(env *Env) *cobra.Command {
@@ -62,7 +62,7 @@ func moduleVersion(info *debug.BuildInfo, path string) string {
 // repository and commit, folder or module version).
 func writeVersions(w io.Writer, info *debug.BuildInfo, built BuildInfo) error {
 	fmt.Fprintf(w, "stoq %s (%s %s/%s)\n", core.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "core module: github.com/stoq-go/stoq/core %s\n", moduleVersion(info, "github.com/stoq-go/stoq/core"))
+	fmt.Fprintf(w, "core module: github.com/stoq-go/stoq/core/v3 %s\n", moduleVersion(info, "github.com/stoq-go/stoq/core/v3"))
 	plugins := core.Plugins()
 	if len(plugins) == 0 {
 		fmt.Fprintln(w, "no plugins linked in")

@@ -1,4 +1,4 @@
-module github.com/stoq-go/stoq/cli
+module github.com/stoq-go/stoq/cli/v3
 
 go 1.26.0
 
@@ -6,7 +6,7 @@ require (
 	github.com/Masterminds/semver/v3 v3.5.0
 	github.com/go-git/go-git/v5 v5.19.3
 	github.com/spf13/cobra v1.10.2
-	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+	github.com/stoq-go/stoq/core/v3 v3.0.0
 	golang.org/x/mod v0.43.0
 	golang.org/x/sys v0.50.0
 )
@@ -37,4 +37,4 @@ require (
 	gopkg.in/warnings.v0 v0.1.2 // indirect
 )
 
-replace github.com/stoq-go/stoq/core => ../core
+replace github.com/stoq-go/stoq/core/v3 => ../core

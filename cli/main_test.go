@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/stoq-go/stoq/cli/internal/testplugins"
-	"github.com/stoq-go/stoq/core"
+	_ "github.com/stoq-go/stoq/cli/v3/internal/testplugins"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // testBinary is stoq with the test plugins linked in, built once by

@@ -11,7 +11,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // The stdout connector prints every response as JSON: what `stoq scan`

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"gopkg.in/ini.v1"
 )
 
@@ -176,6 +177,35 @@ func (m *Manifest) Validate() error {
 	}
 	if !semverRe.MatchString(m.Version) {
 		return fmt.Errorf("manifest %s: Version %q is not a semantic version (MAJOR.MINOR.PATCH)", m.describe(), m.Version)
+	}
+	return nil
+}
+
+// CheckMinStoqVersion reports whether a stoq core at version running (for
+// the running binary, Version) meets the manifest's min_stoq_version: a
+// version (3.0.0) means "this or newer", anything else is a semantic
+// version constraint (">= 3.0, < 4"). The error names what the plugin
+// needs and what it got; an unset min_stoq_version is an error too, since
+// Validate requires it.
+func (m *Manifest) CheckMinStoqVersion(running string) error {
+	minVersion := strings.TrimSpace(m.MinStoqVersion)
+	if minVersion == "" {
+		return fmt.Errorf("plugin %s: min_stoq_version is not set", m.Name)
+	}
+	constraint := minVersion
+	if _, err := semver.NewVersion(minVersion); err == nil {
+		constraint = ">= " + minVersion
+	}
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return fmt.Errorf("plugin %s: min_stoq_version %q is neither a version nor a version constraint: %v", m.Name, minVersion, err)
+	}
+	v, err := semver.NewVersion(running)
+	if err != nil {
+		return fmt.Errorf("stoq version %q: %w", running, err)
+	}
+	if !c.Check(v) {
+		return fmt.Errorf("plugin %s needs stoq %s (min_stoq_version = %s) and this stoq is %s", m.Name, constraint, minVersion, running)
 	}
 	return nil
 }

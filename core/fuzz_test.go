@@ -3,7 +3,7 @@ package core_test
 import (
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // FuzzParseManifest feeds arbitrary bytes to the manifest parser, which

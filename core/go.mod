@@ -1,4 +1,4 @@
-module github.com/stoq-go/stoq/core
+module github.com/stoq-go/stoq/core/v3
 
 go 1.26
 
@@ -7,3 +7,5 @@ require (
 	gopkg.in/ini.v1 v1.68.0
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )
+
+require github.com/Masterminds/semver/v3 v3.5.0

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

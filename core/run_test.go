@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func TestRunScansPayloadsRequestsAndArchiverTasks(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func TestStartDispatchRunsOnRootPayloadsOnly(t *testing.T) {

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0
-	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+	github.com/stoq-go/stoq/core/v3 v3.0.0
 	golang.org/x/mod v0.43.0
 )
 
@@ -14,4 +14,4 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
-replace github.com/stoq-go/stoq/core => ../core
+replace github.com/stoq-go/stoq/core/v3 => ../core

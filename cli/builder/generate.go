@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 )
 
 // BuildInfo is what a generated binary records about itself (cli.SetBuildInfo
@@ -47,9 +49,21 @@ const (
 // generatedModule is the main module of a build.
 const generatedModule = "stoq.local/build"
 
-// placeholderVersion is the version required of modules replaced by local
-// folders: it is never fetched.
-const placeholderVersion = "v0.0.0-00010101000000-000000000000"
+// localVersion is the version required of a module replaced by a local
+// folder: it is never fetched, but go.mod must name a version valid for the
+// path's major version (v3.x for a /v3 path). The manifest's version is used
+// when it fits, so `go version -m` shows it; otherwise a zero pseudo-version
+// of the right major.
+func localVersion(path, manifestVersion string) string {
+	_, major, _ := module.SplitPathVersion(path)
+	if v := "v" + strings.TrimPrefix(manifestVersion, "v"); manifestVersion != "" && semver.IsValid(v) && module.CheckPathMajor(v, major) == nil {
+		return v
+	}
+	if major == "" {
+		return "v0.0.0-00010101000000-000000000000"
+	}
+	return strings.TrimPrefix(major, "/") + ".0.0-00010101000000-000000000000"
+}
 
 // link is one plugin module a build links: from a local folder (Dir, a
 // replace directive) or a published module version (ModVersion).
@@ -101,16 +115,16 @@ func generateGoMod(in buildInputs, goVersion string) ([]byte, error) {
 		}
 		return nil
 	}
-	if err := add(CoreModule, placeholderVersion, in.CoreDir); err != nil {
+	if err := add(CoreModule, localVersion(CoreModule, in.CoreVersion), in.CoreDir); err != nil {
 		return nil, err
 	}
-	if err := add(CLIModule, placeholderVersion, in.CLIDir); err != nil {
+	if err := add(CLIModule, localVersion(CLIModule, in.CoreVersion), in.CLIDir); err != nil {
 		return nil, err
 	}
 	for _, l := range in.Links {
 		v := l.ModVersion
 		if l.Dir != "" && v == "" {
-			v = placeholderVersion
+			v = localVersion(l.Module, l.Version)
 		}
 		dir := ""
 		if l.ModVersion == "" {

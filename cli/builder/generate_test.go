@@ -17,7 +17,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 	in := buildInputs{
 		Kind: KindInstall, CoreDir: "/h/src/core", CLIDir: "/h/src/cli", CoreVersion: "3.0.0",
 		Links: []link{
-			{Plugin: Plugin{Name: "hash", Version: "3.0.0", Module: "github.com/stoq-go/stoq/plugins/hash", Dir: "/h/plugins/hash"}, Source: "stoq:hash"},
+			{Plugin: Plugin{Name: "hash", Version: "3.0.0", Module: "github.com/stoq-go/stoq/plugins/hash/v3", Dir: "/h/plugins/hash"}, Source: "stoq:hash"},
 			{Plugin: Plugin{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Dir: "/cache/pdf@v1.2.0"}, ModVersion: "v1.2.0", Source: "example.org/pdf@v1.2.0"},
 		},
 	}
@@ -36,7 +36,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 		}
 		replaces[r.Old.Path] = r.New.Path
 	}
-	want := map[string]string{CoreModule: "/h/src/core", CLIModule: "/h/src/cli", "github.com/stoq-go/stoq/plugins/hash": "/h/plugins/hash"}
+	want := map[string]string{CoreModule: "/h/src/core", CLIModule: "/h/src/cli", "github.com/stoq-go/stoq/plugins/hash/v3": "/h/plugins/hash"}
 	for path, dir := range want {
 		if replaces[path] != dir {
 			t.Errorf("replace %s => %q, want %q", path, replaces[path], dir)
@@ -49,7 +49,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 	for _, r := range f.Require {
 		requires[r.Mod.Path] = r.Mod.Version
 	}
-	if requires["example.org/pdf"] != "v1.2.0" || requires[CoreModule] != placeholderVersion {
+	if requires["example.org/pdf"] != "v1.2.0" || requires[CoreModule] != "v3.0.0" {
 		t.Errorf("requires %v", requires)
 	}
 	if f.Go.Version != "1.26" {
@@ -68,7 +68,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 	for _, imp := range pf.Imports {
 		imports = append(imports, imp.Path.Value)
 	}
-	if got := strings.Join(imports, " "); got != `"os" "github.com/stoq-go/stoq/cli" "example.org/pdf" "github.com/stoq-go/stoq/plugins/hash"` {
+	if got := strings.Join(imports, " "); got != `"os" "github.com/stoq-go/stoq/cli/v3" "example.org/pdf" "github.com/stoq-go/stoq/plugins/hash/v3"` {
 		t.Errorf("imports %s", got)
 	}
 	for _, want := range []string{`Kind:        "install"`, `{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Source: "example.org/pdf@v1.2.0"}`, "os.Exit(cli.Main())"} {
@@ -100,20 +100,20 @@ func TestSeedGoSumMergesAndDedupes(t *testing.T) {
 
 func TestFindConflicts(t *testing.T) {
 	graph := strings.Join([]string{
-		"stoq.local/build github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000",
+		"stoq.local/build github.com/stoq-go/stoq/plugins/yara/v3@v3.0.0",
 		"stoq.local/build example.org/es@v1.0.0",
-		"stoq.local/build github.com/stoq-go/stoq/cli@v0.0.0-00010101000000-000000000000",
-		"github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000 example.org/lib@v1.2.0",
-		"github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000 github.com/stoq-go/stoq/core@v0.0.0-00010101000000-000000000000",
+		"stoq.local/build github.com/stoq-go/stoq/cli/v3@v3.0.0",
+		"github.com/stoq-go/stoq/plugins/yara/v3@v3.0.0 example.org/lib@v1.2.0",
+		"github.com/stoq-go/stoq/plugins/yara/v3@v3.0.0 github.com/stoq-go/stoq/core/v3@v3.0.0",
 		"example.org/es@v1.0.0 example.org/mid@v0.3.0",
 		"example.org/mid@v0.3.0 example.org/lib@v1.5.0",
 		"example.org/es@v1.0.0 example.org/same@v2.0.0",
-		"github.com/stoq-go/stoq/plugins/yara@v0.0.0-00010101000000-000000000000 example.org/same@v2.0.0",
-		"github.com/stoq-go/stoq/cli@v0.0.0-00010101000000-000000000000 example.org/lib@v1.1.0",
-		"github.com/stoq-go/stoq/cli@v0.0.0-00010101000000-000000000000 go@1.26",
+		"github.com/stoq-go/stoq/plugins/yara/v3@v3.0.0 example.org/same@v2.0.0",
+		"github.com/stoq-go/stoq/cli/v3@v3.0.0 example.org/lib@v1.1.0",
+		"github.com/stoq-go/stoq/cli/v3@v3.0.0 go@1.26",
 	}, "\n")
 	roots := map[string]string{
-		"github.com/stoq-go/stoq/plugins/yara": "plugin yara", "example.org/es": "plugin es",
+		"github.com/stoq-go/stoq/plugins/yara/v3": "plugin yara", "example.org/es": "plugin es",
 		CoreModule: "core", CLIModule: "cli",
 	}
 	got := findConflicts(graph, roots)
@@ -155,7 +155,7 @@ func TestFindToolchain(t *testing.T) {
 }
 
 func TestRelevantConflictsExplainTheFailingPackage(t *testing.T) {
-	const yara, es = "github.com/stoq-go/stoq/plugins/yara", "example.org/es"
+	const yara, es = "github.com/stoq-go/stoq/plugins/yara/v3", "example.org/es"
 	roots := map[string]string{yara: "plugin yara", es: "plugin es", CLIModule: "cli"}
 	graph := strings.Join([]string{
 		yara + " example.org/yaralib@v1.0.0",

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // InstallOptions says what stoq install does.

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // These tests build real binaries with the Go toolchain, from a git
@@ -21,7 +21,7 @@ import (
 // test plugins, and the real plugins/hash when the workspace has it. They
 // use the user's Go build cache, so only the first run is slow.
 
-const testCoreRequire = "require github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000\n\nreplace github.com/stoq-go/stoq/core => ../../core\n"
+const testCoreRequire = "require github.com/stoq-go/stoq/core/v3 v3.0.0\n\nreplace github.com/stoq-go/stoq/core/v3 => ../../core\n"
 
 // testPlugin writes a worker plugin whose results say its version and
 // greeting; extra Go code is appended (a compile error for "broken").
@@ -39,7 +39,7 @@ import (
 	_ "embed"
 	"log/slog"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed ` + name + `.stoq

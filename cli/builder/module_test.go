@@ -55,7 +55,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	for name, content := range files {
 		name = strings.TrimPrefix(name, "plugins/greetmod/")
 		if name == "go.mod" {
-			content = "module " + path + "\n\ngo 1.26\n\nrequire github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000\n"
+			content = "module " + path + "\n\ngo 1.26\n\nrequire github.com/stoq-go/stoq/core/v3 v3.0.0\n"
 		}
 		writeFiles(t, src, map[string]string{name: content})
 	}
@@ -114,7 +114,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	for name, content := range files {
 		name = strings.TrimPrefix(name, "plugins/needsnew/")
 		if name == "go.mod" {
-			content = "module example.org/stoqtest/needsnew\n\ngo 1.26\n\nrequire (\n\tgithub.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000\n\t" + path + " v1.3.0\n)\n"
+			content = "module example.org/stoqtest/needsnew\n\ngo 1.26\n\nrequire (\n\tgithub.com/stoq-go/stoq/core/v3 v3.0.0\n\t" + path + " v1.3.0\n)\n"
 		}
 		writeFiles(t, needsNew, map[string]string{name: content})
 	}

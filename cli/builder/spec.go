@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // SpecKind says where a plugin comes from.

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/mod/modfile"
 )
 
@@ -180,8 +180,8 @@ func CheckMinStoqVersion(minVersion, running string) error {
 
 // CoreModule and CLIModule are the module paths every build links.
 const (
-	CoreModule = "github.com/stoq-go/stoq/core"
-	CLIModule  = "github.com/stoq-go/stoq/cli"
+	CoreModule = "github.com/stoq-go/stoq/core/v3"
+	CLIModule  = "github.com/stoq-go/stoq/cli/v3"
 )
 
 // ReadCoreVersion reads the core Version constant from the core sources in

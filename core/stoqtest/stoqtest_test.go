@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 type countingProvider struct{ n int }

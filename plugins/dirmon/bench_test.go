@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // BenchmarkMonitor measures new files per second through the monitor: 1,000

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/sys/unix"
 )
 

@@ -1,17 +1,18 @@
-module github.com/stoq-go/stoq/plugins/dirmon
+module github.com/stoq-go/stoq/plugins/dirmon/v3
 
 go 1.26.0
 
 require (
 	github.com/fsnotify/fsnotify v1.10.1
-	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+	github.com/stoq-go/stoq/core/v3 v3.0.0
 	golang.org/x/sys v0.50.0
 )
 
 require (
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	gopkg.in/ini.v1 v1.68.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
-replace github.com/stoq-go/stoq/core => ../../core
+replace github.com/stoq-go/stoq/core/v3 => ../../core

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // The harness runs dirmon in a real engine (run mode) with a worker that

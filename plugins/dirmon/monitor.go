@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // monitor is the state of one Ingest call, shared by both backends and

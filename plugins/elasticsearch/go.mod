@@ -1,13 +1,14 @@
-module github.com/stoq-go/stoq/plugins/elasticsearch
+module github.com/stoq-go/stoq/plugins/elasticsearch/v3
 
 go 1.26
 
 require (
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
-	github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+	github.com/stoq-go/stoq/core/v3 v3.0.0
 )
 
 require (
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/elastic/elastic-transport-go/v8 v8.9.0 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
@@ -19,4 +20,4 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
-replace github.com/stoq-go/stoq/core => ../../core
+replace github.com/stoq-go/stoq/core/v3 => ../../core

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // benchFiles are the payloads of the exif benchmarks: a small file of random

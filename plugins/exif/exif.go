@@ -61,7 +61,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed exif.stoq

@@ -21,8 +21,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // needExiftool skips tests that run the real ExifTool when it is missing.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // writeScript writes an executable shell script standing in for exiftool.

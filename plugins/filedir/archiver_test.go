@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 func archivePath(t *testing.T, resp *core.ArchiverResponse) string {

@@ -54,7 +54,7 @@ import (
 
 	_ "embed"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed filedir.stoq

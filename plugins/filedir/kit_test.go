@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // Test-only plugins for engine tests: a worker that hashes, a connector

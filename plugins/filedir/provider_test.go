@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
-	"github.com/stoq-go/stoq/plugins/filedir"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
+	"github.com/stoq-go/stoq/plugins/filedir/v3"
 )
 
 // writeTree creates files (relative path → content) under dir.

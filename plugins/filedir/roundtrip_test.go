@@ -10,8 +10,8 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // TestRunModeRoundTrip archives and saves a folder in run mode, then

@@ -31,7 +31,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed hash.stoq

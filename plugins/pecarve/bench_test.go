@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // benchPayload is 10 MiB of random filler with fake headers and three

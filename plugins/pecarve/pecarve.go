@@ -64,7 +64,7 @@ import (
 	"regexp/syntax"
 	"unicode/utf8"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed pecarve.stoq

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // carved is what a test expects of one extracted payload.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 // benchPayload is size seeded random bytes with one marker of the

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // benchMarkers are the marker strings of the benchmark corpus

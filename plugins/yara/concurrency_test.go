@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // TestConcurrentScans scans from 16 goroutines at once, worker and

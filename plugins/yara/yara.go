@@ -79,7 +79,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 //go:embed yara.stoq

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
-	"github.com/stoq-go/stoq/core/stoqtest"
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // writeRules writes rules text to a file in a fresh temp folder.

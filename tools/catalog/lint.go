@@ -17,13 +17,13 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/mod/modfile"
 )
 
 // CoreModule is the module every plugin requires and replaces with the
 // workspace core.
-const CoreModule = "github.com/stoq-go/stoq/core"
+const CoreModule = "github.com/stoq-go/stoq/core/v3"
 
 // Problem is one thing wrong with one plugin.
 type Problem struct {

@@ -9,7 +9,7 @@ import (
 
 const goodManifest = `[Core]
 Name = hash
-Module = github.com/stoq-go/stoq/plugins/hash
+Module = github.com/stoq-go/stoq/plugins/hash/v3
 
 [Documentation]
 Author = stoq developers
@@ -21,13 +21,13 @@ Description = Hash payloads
 min_stoq_version = 3.0.0
 `
 
-const goodGoMod = `module github.com/stoq-go/stoq/plugins/hash
+const goodGoMod = `module github.com/stoq-go/stoq/plugins/hash/v3
 
 go 1.26
 
-require github.com/stoq-go/stoq/core v0.0.0-00010101000000-000000000000
+require github.com/stoq-go/stoq/core/v3 v3.0.0
 
-replace github.com/stoq-go/stoq/core => ../../core
+replace github.com/stoq-go/stoq/core/v3 => ../../core
 `
 
 const goodChangelog = "# Changelog\n\n## [Unreleased]\n\n- next\n\n## 3.1.0 - 2026-12-01\n\n- more\n\n## 3.0.0 - 2026-11-27\n\n- first\n"
@@ -80,11 +80,11 @@ func TestLint(t *testing.T) {
 		{name: "no changelog", files: map[string]string{"plugins/hash/CHANGELOG.md": ""}, core: "3.0.0", want: []string{"no CHANGELOG.md"}},
 		{name: "changelog without versions", files: map[string]string{"plugins/hash/CHANGELOG.md": "# Changelog\n\n## Next\n"}, core: "3.0.0", want: []string{"does not start with a version"}},
 		{name: "module differs", files: map[string]string{"plugins/hash/go.mod": strings.Replace(goodGoMod, "plugins/hash\n", "plugins/hashes\n", 1)}, core: "3.0.0",
-			want: []string{"go.mod's module is github.com/stoq-go/stoq/plugins/hashes"}},
+			want: []string{"go.mod's module is github.com/stoq-go/stoq/plugins/hashes/v3"}},
 		{name: "core not required nor replaced", files: map[string]string{"plugins/hash/go.mod": "module github.com/stoq-go/stoq/plugins/hash\n\ngo 1.26\n"}, core: "3.0.0",
-			want: []string{"does not require github.com/stoq-go/stoq/core", "does not replace the core"}},
+			want: []string{"does not require github.com/stoq-go/stoq/core/v3", "does not replace the core"}},
 		{name: "core replaced elsewhere", files: map[string]string{"plugins/hash/go.mod": strings.Replace(goodGoMod, "../../core", "../../../stoq-core", 1)}, core: "3.0.0",
-			want: []string{"it must be `replace github.com/stoq-go/stoq/core => ../../core`"}},
+			want: []string{"it must be `replace github.com/stoq-go/stoq/core/v3 => ../../core`"}},
 		{name: "not in go.work", files: map[string]string{"go.work": "go 1.26\n\nuse ./core\n"}, core: "3.0.0", want: []string{"not in go.work's use list"}},
 	}
 	for _, tt := range tests {

@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core"
+	"github.com/stoq-go/stoq/core/v3"
 	"github.com/stoq-go/stoq/tools/internal/sample"
 )
 

@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"github.com/stoq-go/stoq/cli"
+	"github.com/stoq-go/stoq/cli/v3"
 )
 
 func main() { os.Exit(cli.Main()) }

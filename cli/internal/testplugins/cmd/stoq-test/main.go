@@ -6,8 +6,8 @@ package main
 import (
 	"os"
 
-	"github.com/stoq-go/stoq/cli"
-	_ "github.com/stoq-go/stoq/cli/internal/testplugins"
+	"github.com/stoq-go/stoq/cli/v3"
+	_ "github.com/stoq-go/stoq/cli/v3/internal/testplugins"
 )
 
 func main() { os.Exit(cli.Main()) }
