@@ -1,5 +1,6 @@
 # stoq: `make` builds bin/stoq with the whole catalogue, `make demo` scans a
-# generated sample with it, `make test` runs every module's vet and tests.
+# generated sample with it, `make test` runs every module's vet, staticcheck
+# and tests.
 
 GO      ?= go
 MODULES := core cli tools $(sort $(wildcard plugins/*))
@@ -7,7 +8,7 @@ BIN     := bin/stoq
 DEMO    := build/demo
 
 .DEFAULT_GOAL := build
-.PHONY: build deps demo test vet lint-catalog bench clean
+.PHONY: build deps demo test vet staticcheck lint-catalog bench clean
 
 deps:
 	@./scripts/deps.sh
@@ -21,13 +22,23 @@ demo: build
 	$(BIN) scan $(DEMO)/invoice.pdf -R yara -a hash exif
 
 vet:
+	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) vet ./...); done
+
+# staticcheck, pinned by tools/go.mod (a tool directive), over every module:
+# any finding fails the build.
+STATICCHECK := bin/staticcheck
+$(STATICCHECK): tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(STATICCHECK) honnef.co/go/tools/cmd/staticcheck
+
+staticcheck: $(STATICCHECK)
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(CURDIR)/$(STATICCHECK) ./...); done
 
 lint-catalog:
 	cd tools && $(GO) run ./cmd/lint-catalog ..
 
 # Every module of the workspace: a root `go test ./...` does not reach them.
-test: deps vet lint-catalog
+test: deps vet staticcheck lint-catalog
 	@set -e; failed=""; \
 	for m in $(MODULES); do \
 		echo "== go test -race $$m"; \

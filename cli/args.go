@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // stoQ's multi-value flags are argparse nargs='+': `-a hash yara` gives two
@@ -47,14 +48,12 @@ const (
 	dirPaths                      // nargs='+': folders
 )
 
-func (k valueKind) multi() bool { return k >= pluginNames }
-
 // canBeValue reports whether word could be a value of a flag of kind k; the
 // scan FILE rule uses it.
 func (k valueKind) canBeValue(word string) bool {
 	switch k {
 	case pluginNames:
-		names := core.SplitList(word)
+		names := engine.SplitList(word)
 		if len(names) == 0 {
 			return false
 		}
@@ -80,18 +79,18 @@ type flagSpec struct {
 	kind        valueKind
 	usage       string
 	// class is the plugin class the flag names, for completion.
-	class core.Class
+	class engine.Class
 }
 
 // Flags shared by scan and run, with stoQ's names and letters.
 var engineFlagSpecs = []flagSpec{
-	{"start-dispatch", "s", pluginNames, "Worker plugins to add to the original payload dispatch", core.ClassWorker},
-	{"always-dispatch", "a", pluginNames, "Worker plugins to always dispatch plugins to", core.ClassWorker},
-	{"dispatchers", "R", pluginNames, "Dispatcher plugins to use send payloads to", core.ClassDispatcher},
-	{"decorators", "D", pluginNames, "Decorator plugins to send results to before saving", core.ClassDecorator},
-	{"connectors", "C", pluginNames, "Connector plugins to send results to (default: stdout)", core.ClassConnector},
-	{"dest-archivers", "A", pluginNames, "Archiver plugins to send payloads to", core.ClassArchiver},
-	{"source-archivers", "S", pluginNames, "Archiver plugins to read payload from", core.ClassArchiver},
+	{"start-dispatch", "s", pluginNames, "Worker plugins to add to the original payload dispatch", engine.ClassWorker},
+	{"always-dispatch", "a", pluginNames, "Worker plugins to always dispatch plugins to", engine.ClassWorker},
+	{"dispatchers", "R", pluginNames, "Dispatcher plugins to use send payloads to", engine.ClassDispatcher},
+	{"decorators", "D", pluginNames, "Decorator plugins to send results to before saving", engine.ClassDecorator},
+	{"connectors", "C", pluginNames, "Connector plugins to send results to (default: stdout)", engine.ClassConnector},
+	{"dest-archivers", "A", pluginNames, "Archiver plugins to send payloads to", engine.ClassArchiver},
+	{"source-archivers", "S", pluginNames, "Archiver plugins to read payload from", engine.ClassArchiver},
 	{"plugin-opts", "", pluginOptKVs, "Plugin options: NAME:OPTION=VALUE ...", 0},
 	{"request-source", "", singleValue, "Source name to add to initial scan request", 0},
 	{"request-extra", "", extraKVs, "Key/value pair to add to initial scan request metadata: KEY=VALUE ...", 0},
@@ -101,7 +100,7 @@ var engineFlagSpecs = []flagSpec{
 	{"log-level", "", singleValue, "Log level for stoQ events: debug, info, warning, error, critical", 0},
 }
 
-var providersFlagSpec = flagSpec{"providers", "P", pluginNames, "Provider plugins to ingest payloads from", core.ClassProvider}
+var providersFlagSpec = flagSpec{"providers", "P", pluginNames, "Provider plugins to ingest payloads from", engine.ClassProvider}
 
 var failOnErrorFlagSpec = flagSpec{"fail-on-error", "", noValue, "Exit with status 1 when a plugin recorded an error in the response", 0}
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // about is stoQ's banner.
@@ -53,7 +54,7 @@ type unlinkedPlugin struct {
 // linked in. The first folder holding a name wins, as for the engine.
 func installedPlugins(dirs []string) []unlinkedPlugin {
 	seen := map[string]bool{}
-	for _, p := range core.Plugins() {
+	for _, p := range engine.Plugins() {
 		seen[p.Name] = true
 	}
 	var out []unlinkedPlugin
@@ -88,7 +89,7 @@ func writePluginList(w io.Writer, pluginDirs []string) error {
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, strings.Repeat("-", len(head)))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, p := range core.Plugins() {
+	for _, p := range engine.Plugins() {
 		fmt.Fprintf(tw, "%s\tv%s\t%s\t%s\n", p.Name, p.Manifest.Version, oneLine(p.Manifest.Description), p.Classes)
 	}
 	for _, u := range installedPlugins(pluginDirs) {

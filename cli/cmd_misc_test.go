@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 func TestGuideList(t *testing.T) {
@@ -50,13 +52,13 @@ func TestGuideList(t *testing.T) {
 			t.Errorf("%s not listed", name)
 			continue
 		}
-		info, _ := core.LookupPlugin(name)
+		info, _ := engine.Lookup(name)
 		if !strings.HasSuffix(row, want) || !strings.Contains(row, "v"+info.Manifest.Version) || !strings.Contains(row, info.Manifest.Description) {
 			t.Errorf("row %q lacks version, description or classes %q", row, want)
 		}
 	}
-	if len(rows) != len(core.Plugins()) {
-		t.Errorf("%d rows for %d plugins", len(rows), len(core.Plugins()))
+	if len(rows) != len(engine.Plugins()) {
+		t.Errorf("%d rows for %d plugins", len(rows), len(engine.Plugins()))
 	}
 	// list creates $STOQ_HOME and its plugins folder on first use.
 	if fi, err := os.Stat(filepath.Join(home, "plugins")); err != nil || !fi.IsDir() {
@@ -138,7 +140,7 @@ func TestVersion(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "stoq "+core.Version+" ") {
 		t.Errorf("version output starts %q", r.stdout)
 	}
-	for _, p := range core.Plugins() {
+	for _, p := range engine.Plugins() {
 		if !strings.Contains(r.stdout, "  "+p.Name+" ") || !strings.Contains(r.stdout, p.Manifest.Module) {
 			t.Errorf("plugin %s missing:\n%s", p.Name, r.stdout)
 		}
@@ -261,7 +263,7 @@ func TestStdoutConnectorSerializesWrites(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp := core.NewStoqResponse(core.NewRequest([]*core.Payload{core.NewPayload([]byte("<&>"), nil)}, nil))
+			resp := stoqtest.Response(core.NewPayload([]byte("<&>"), nil))
 			if err := c.Save(context.Background(), resp); err != nil {
 				t.Error(err)
 			}
@@ -311,7 +313,7 @@ func TestStdoutConnectorWriteErrorIsRecorded(t *testing.T) {
 
 func TestVersionNamesWhereBuilderLinkedPluginsCameFrom(t *testing.T) {
 	var out strings.Builder
-	plugins := core.Plugins()
+	plugins := engine.Plugins()
 	if len(plugins) == 0 {
 		t.Skip("no plugins linked into the test binary")
 	}

@@ -8,7 +8,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 const runExamples = `  # Monitor a folder for new files, hash and peinfo them, save results to disk:
@@ -59,7 +59,7 @@ func runRun(cmd *cobra.Command, env *Env, f *engineFlags) error {
 	}
 	if len(setup.stoq.Settings().Providers) == 0 {
 		_ = setup.close()
-		return usageError(core.ErrNoProviders)
+		return usageError(engine.ErrNoProviders)
 	}
 
 	signals := make(chan os.Signal, 2)

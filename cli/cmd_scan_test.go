@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stoq-go/stoq/core/v3"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 const badExe = "MZ\x90\x00 this program cannot be run in DOS mode"
@@ -42,7 +43,7 @@ func TestGuideScanWithHash(t *testing.T) {
 	if strings.Contains(r.stderr, "does not exist") {
 		t.Errorf("warned about stoq.cfg in a new home: %q", r.stderr)
 	}
-	if cfg, err := core.ReadINI(filepath.Join(home, "stoq.cfg")); err != nil || cfg["core"] == nil {
+	if cfg, err := engine.ReadINI(filepath.Join(home, "stoq.cfg")); err != nil || cfg["core"] == nil {
 		t.Errorf("no default stoq.cfg written into the new home: %v", err)
 	}
 }

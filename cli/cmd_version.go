@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 func newVersionCommand(env *Env) *cobra.Command {
@@ -63,7 +64,7 @@ func moduleVersion(info *debug.BuildInfo, path string) string {
 func writeVersions(w io.Writer, info *debug.BuildInfo, built BuildInfo) error {
 	fmt.Fprintf(w, "stoq %s (%s %s/%s)\n", core.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "core module: github.com/stoq-go/stoq/core/v3 %s\n", moduleVersion(info, "github.com/stoq-go/stoq/core/v3"))
-	plugins := core.Plugins()
+	plugins := engine.Plugins()
 	if len(plugins) == 0 {
 		fmt.Fprintln(w, "no plugins linked in")
 		return nil

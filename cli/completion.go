@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // Shell completion is cobra's (`stoq completion bash|zsh|fish|powershell`);
@@ -15,14 +15,14 @@ import (
 
 // completePluginNames completes the names of linked plugins of class c,
 // with their descriptions; a comma-separated prefix is kept.
-func completePluginNames(c core.Class) cobra.CompletionFunc {
+func completePluginNames(c engine.Class) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		prefix := ""
 		if i := strings.LastIndex(toComplete, ","); i >= 0 {
 			prefix, toComplete = toComplete[:i+1], toComplete[i+1:]
 		}
 		var out []string
-		for _, p := range core.Plugins() {
+		for _, p := range engine.Plugins() {
 			if p.Classes&c != 0 && strings.HasPrefix(p.Name, toComplete) {
 				out = append(out, cobra.CompletionWithDesc(prefix+p.Name, oneLine(p.Manifest.Description)))
 			}
@@ -37,14 +37,14 @@ func completePluginOpts(cmd *cobra.Command, args []string, toComplete string) ([
 	name, opt, hasColon := strings.Cut(toComplete, ":")
 	var out []string
 	if !hasColon {
-		for _, p := range core.Plugins() {
+		for _, p := range engine.Plugins() {
 			if strings.HasPrefix(p.Name, name) {
 				out = append(out, cobra.CompletionWithDesc(p.Name+":", oneLine(p.Manifest.Description)))
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
-	p, ok := core.LookupPlugin(name)
+	p, ok := engine.Lookup(name)
 	if !ok || strings.Contains(opt, "=") {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

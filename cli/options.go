@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // Exit statuses of the stoq command.
@@ -124,7 +124,7 @@ func parseRequestExtra(items []string) (map[string]any, error) {
 func pluginNameList(flag string, values []string) ([]string, error) {
 	var out []string
 	for _, v := range values {
-		names := core.SplitList(v)
+		names := engine.SplitList(v)
 		if len(names) == 0 {
 			return nil, usageErrorf("--%s %q: no plugin name", flag, v)
 		}
@@ -205,68 +205,28 @@ func (f *engineFlags) addFlags(cmd *cobra.Command, specs []flagSpec) {
 
 // loadConfig reads the stoq.cfg in use. A missing file is a warning on
 // stderr (stoq's defaults apply), a malformed one a usage error.
-func loadConfig(env *Env) (core.INI, error) {
-	cfg, err := core.ReadINI(env.ConfigFile)
+func loadConfig(env *Env) (engine.INI, error) {
+	cfg, err := engine.ReadINI(env.ConfigFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		fmt.Fprintf(env.Stderr, "stoq: warning: %s does not exist, using stoq's defaults\n", env.ConfigFile)
-		return core.INI{}, nil
+		return engine.INI{}, nil
 	case err != nil:
 		return nil, usageErrorf("config file: %w", err)
 	}
 	return cfg, nil
 }
 
-// logSettings reads stoq.cfg's log_* keys; --log-level wins over log_level.
-func logSettings(cfg core.INI, level string) (core.LogSettings, error) {
-	sec := cfg["core"]
-	ls := core.LogSettings{
-		Dir:         strings.TrimSpace(sec["log_dir"]),
-		Level:       strings.TrimSpace(sec["log_level"]),
-		Syntax:      strings.TrimSpace(sec["log_syntax"]),
-		MaxBytes:    core.DefaultLogMaxBytes,
-		BackupCount: core.DefaultLogBackupCount,
-	}
-	for key, dst := range map[string]*int{"log_maxbytes": &ls.MaxBytes, "log_backup_count": &ls.BackupCount} {
-		v := strings.TrimSpace(sec[key])
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return ls, fmt.Errorf("[core] %s = %q: want a non-negative integer", key, v)
-		}
-		*dst = n
-	}
-	if level != "" {
-		ls.Level = level
-	}
-	if _, err := core.ParseLevel(ls.Level); err != nil {
-		return ls, err
-	}
-	if s := strings.ToLower(ls.Syntax); s != "" && s != "text" && s != "json" {
-		return ls, fmt.Errorf("[core] log_syntax = %q: want text or json", ls.Syntax)
-	}
-	return ls, nil
-}
-
 // engineSetup is what newEngine built: the engine, its request meta and
-// first-round workers, and what must be closed after it.
+// first-round workers.
 type engineSetup struct {
-	stoq          *core.Stoq
+	stoq          *engine.Stoq
 	requestMeta   *core.RequestMeta
 	startDispatch []string
-	logCloser     io.Closer
 }
 
-// close closes the engine and the log file.
-func (s *engineSetup) close() error {
-	err := s.stoq.Close()
-	if s.logCloser != nil {
-		err = errors.Join(err, s.logCloser.Close())
-	}
-	return err
-}
+// close closes the engine, its plugins and its log file.
+func (s *engineSetup) close() error { return s.stoq.Close() }
 
 // engineMode says which command builds the engine.
 type engineMode int
@@ -276,107 +236,125 @@ const (
 	runMode
 )
 
-// newEngine turns the flags and stoq.cfg into an engine. With no connector
-// chosen by -C or stoq.cfg, responses go to the built-in stdout connector:
-// indented for scan, one compact line per response for run.
+// newEngine turns the flags and stoq.cfg into an engine. The engine
+// decides every [core] setting (flags are passed to it as the command
+// line layer); the command adds its own defaults: the stdout connector
+// when no connector is chosen (one compact line per response in run mode)
+// and the spool folder in $STOQ_HOME.
 func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*engineSetup, error) {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return nil, err
 	}
-	for flag, values := range map[string]*[]string{
-		"start-dispatch": &f.startDispatch, "always-dispatch": &f.alwaysDispatch,
-		"dispatchers": &f.dispatchers, "decorators": &f.decorators, "connectors": &f.connectors,
-		"dest-archivers": &f.destArchivers, "source-archivers": &f.sourceArchivers, "providers": &f.providers,
-	} {
-		list, err := pluginNameList(flag, *values)
-		if err != nil {
-			return nil, err
-		}
-		*values = list
+	startDispatch, err := pluginNameList("start-dispatch", f.startDispatch)
+	if err != nil {
+		return nil, err
 	}
 	cmdlineOpts, err := parsePluginOpts(f.pluginOpts)
 	if err != nil {
 		return nil, err
 	}
-	requestMeta := core.NewRequestMeta()
-	requestMeta.Source = f.requestSource
-	if requestMeta.ExtraData, err = parseRequestExtra(f.requestExtra); err != nil {
+	requestMeta, err := f.requestMeta()
+	if err != nil {
 		return nil, err
 	}
-	ls, err := logSettings(cfg, f.logLevel)
+	s, err := engine.New(engineOptions(cmd, env, f, mode, cfg, cmdlineOpts)...)
 	if err != nil {
-		return nil, usageErrorf("%s: %w", env.ConfigFile, err)
-	}
-	if f.logLevel != "" {
-		if _, err := core.ParseLevel(f.logLevel); err != nil {
-			return nil, usageErrorf("--log-level: %w", err)
-		}
-	}
-	logger, logCloser, err := core.NewLogger(ls, env.Stderr)
-	if err != nil {
-		return nil, usageErrorf("logging: %w", err)
-	}
-
-	connectors := f.connectors
-	var libraryOpts map[string]map[string]string
-	if len(connectors) == 0 && len(core.SplitList(cfg["core"]["connectors"])) == 0 {
-		connectors = []string{stdoutConnectorName}
-		if mode == runMode {
-			libraryOpts = map[string]map[string]string{stdoutConnectorName: {"compactly": "true"}}
-		}
-	}
-	opts := []core.Option{
-		core.WithConfig(cfg),
-		core.WithLogger(logger),
-		core.WithPluginDirs(append([]string{env.PluginsDir()}, f.pluginDirs...)...),
-		core.WithProviders(f.providers...),
-		core.WithSourceArchivers(f.sourceArchivers...),
-		core.WithDestArchivers(f.destArchivers...),
-		core.WithConnectors(connectors...),
-		core.WithDispatchers(f.dispatchers...),
-		core.WithDecorators(f.decorators...),
-		core.WithAlwaysDispatch(f.alwaysDispatch...),
-		core.WithPluginOptions(libraryOpts),
-		core.WithCommandLineOptions(cmdlineOpts),
-	}
-	if strings.TrimSpace(cfg["core"]["spool_dir"]) == "" {
-		// Results a connector fails to save wait here to be re-sent.
-		opts = append(opts, core.WithSettings(core.Settings{SpoolDir: env.SpoolDir()}))
-	}
-	if cmd.Flags().Changed("max-recursion") {
-		if f.maxRecursion < 0 {
-			_ = logCloser.Close()
-			return nil, usageErrorf("--max-recursion %d: must not be negative", f.maxRecursion)
-		}
-		opts = append(opts, core.WithMaxRecursion(f.maxRecursion))
-	}
-	s, err := core.New(opts...)
-	if err != nil {
-		_ = logCloser.Close()
 		return nil, usageError(err)
 	}
-	setup := &engineSetup{stoq: s, requestMeta: requestMeta, startDispatch: f.startDispatch, logCloser: logCloser}
-	// The engine checks every role's plugins; start dispatch is only used
-	// at the first scan, so check it now: a typo is an error, not a scan
-	// that quietly records it.
-	for _, name := range f.startDispatch {
-		inst, err := s.LoadPlugin(name)
-		if err == nil && core.ClassesOf(inst)&core.ClassWorker == 0 {
-			err = fmt.Errorf("plugin is a %s, not a Worker", core.ClassesOf(inst))
-		}
-		if err != nil {
-			_ = setup.close()
-			return nil, usageErrorf("start dispatch %q: %w", name, err)
+	setup := &engineSetup{stoq: s, requestMeta: requestMeta, startDispatch: startDispatch}
+	if err := checkStartDispatch(s, startDispatch); err != nil {
+		_ = setup.close()
+		return nil, err
+	}
+	warnUnlinkedPluginOpts(env, cmdlineOpts)
+	printToCommandStdout(s, env)
+	return setup, nil
+}
+
+// roleFlags maps the role flags to their [core] keys.
+var roleFlags = []struct{ flag, key string }{
+	{"providers", "providers"}, {"source-archivers", "source_archivers"}, {"dest-archivers", "dest_archivers"},
+	{"connectors", "connectors"}, {"dispatchers", "dispatchers"}, {"decorators", "decorators"},
+	{"always-dispatch", "always_dispatch"},
+}
+
+// engineOptions are the engine options of a scan or run: stoq.cfg, the
+// flags as the command line layer of the [core] settings, --plugin-opts,
+// and the command's defaults.
+func engineOptions(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode, cfg engine.INI, cmdlineOpts map[string]map[string]string) []engine.Option {
+	opts := []engine.Option{
+		engine.WithConfigFile(env.ConfigFile),
+		engine.WithConfig(cfg),
+		engine.WithLogOutput(env.Stderr),
+		engine.WithPluginDirs(append([]string{env.PluginsDir()}, f.pluginDirs...)...),
+		engine.WithDefault("connectors", stdoutConnectorName),
+		// Results a connector fails to save wait here to be re-sent.
+		engine.WithDefault("spool_dir", env.SpoolDir()),
+		engine.WithCommandLineOptions(cmdlineOpts),
+	}
+	if mode == runMode {
+		opts = append(opts, engine.WithPluginOptions(map[string]map[string]string{stdoutConnectorName: {"compactly": "true"}}))
+	}
+	values := map[string]*[]string{
+		"providers": &f.providers, "source-archivers": &f.sourceArchivers, "dest-archivers": &f.destArchivers,
+		"connectors": &f.connectors, "dispatchers": &f.dispatchers, "decorators": &f.decorators,
+		"always-dispatch": &f.alwaysDispatch,
+	}
+	for _, rf := range roleFlags {
+		for _, v := range *values[rf.flag] {
+			opts = append(opts, engine.WithCommandLine("--"+rf.flag, rf.key, v))
 		}
 	}
+	if cmd.Flags().Changed("max-recursion") {
+		opts = append(opts, engine.WithCommandLine("--max-recursion", "max_recursion", strconv.Itoa(f.maxRecursion)))
+	}
+	if f.logLevel != "" {
+		opts = append(opts, engine.WithCommandLine("--log-level", "log_level", f.logLevel))
+	}
+	return opts
+}
+
+// requestMeta is the request meta of --request-source and --request-extra.
+func (f *engineFlags) requestMeta() (*core.RequestMeta, error) {
+	meta := core.NewRequestMeta()
+	meta.Source = f.requestSource
+	var err error
+	if meta.ExtraData, err = parseRequestExtra(f.requestExtra); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// checkStartDispatch loads the start-dispatch workers now: the engine
+// checks every role's plugins, but start dispatch is used only at the first
+// scan, and a typo must be an error, not a scan that quietly records it.
+func checkStartDispatch(s *engine.Stoq, names []string) error {
+	for _, name := range names {
+		inst, err := s.LoadPlugin(name)
+		if err == nil && !engine.ClassesOf(inst).Has(engine.ClassWorker) {
+			err = fmt.Errorf("plugin is a %s, not a Worker", engine.ClassesOf(inst))
+		}
+		if err != nil {
+			return usageErrorf("start dispatch %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// warnUnlinkedPluginOpts warns about --plugin-opts for plugins this binary
+// does not link: most likely a typo or a plugin not installed.
+func warnUnlinkedPluginOpts(env *Env, cmdlineOpts map[string]map[string]string) {
 	for _, name := range sortedNames(cmdlineOpts) {
-		if _, ok := core.LookupPlugin(name); !ok {
+		if _, ok := engine.Lookup(name); !ok {
 			fmt.Fprintf(env.Stderr, "stoq: warning: --plugin-opts names %s, which is not linked into this stoq\n", name)
 		}
 	}
-	// The stdout connector writes to this command's stdout, not the
-	// process's: tests and embedding programs pass their own.
+}
+
+// printToCommandStdout points the stdout connector at this command's
+// stdout, not the process's: tests and embedding programs pass their own.
+func printToCommandStdout(s *engine.Stoq, env *Env) {
 	for _, name := range s.Settings().Connectors {
 		if inst, err := s.LoadPlugin(name); err == nil {
 			if c, ok := inst.(*stdoutConnector); ok {
@@ -384,7 +362,6 @@ func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*
 			}
 		}
 	}
-	return setup, nil
 }
 
 // sortedNames returns the keys of m in order.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,17 +50,12 @@ func (c *stdoutConnector) setOutput(w io.Writer) {
 	c.mu.Unlock()
 }
 
-// Save writes response as JSON followed by a newline. Like Python's
-// json.dumps, it does not escape <, > and &.
+// Save writes response as JSON followed by a newline, as stoQ prints it
+// (core.StoqResponse.Encode).
 func (c *stdoutConnector) Save(_ context.Context, response *core.StoqResponse) error {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if !c.compactly {
-		enc.SetIndent("", "    ")
-	}
-	if err := enc.Encode(response); err != nil {
-		return fmt.Errorf("encoding response: %w", err)
+	if err := response.Encode(&buf, c.compactly); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

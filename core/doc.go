@@ -1,52 +1,66 @@
-// Package core is stoq's framework: the plugin contract, the data that flows
-// between plugins, and the scan engine that orchestrates them.
+// Package core is the stoq plugin contract: what a plugin author imports.
+// It holds the six plugin classes and the optional abilities the engine
+// detects, Register, the data that flows between plugins (payloads,
+// requests, responses, errors), a plugin's Config and Manifest, and the
+// Queue a provider writes to. It is small and stable, as database/sql/driver
+// is beside database/sql: the engine that programs run (engine.New, Scan,
+// Run, the [core] settings, the result spool) lives in package
+// github.com/stoq-go/stoq/core/v3/engine and may change without changing
+// what plugins build against.
 //
-// # Plugins
+// # Writing a plugin
 //
-// A plugin is a Go type implementing one or more of the six classes
-// (Worker, Dispatcher, Archiver/SourceArchiver, Connector, Decorator,
-// Provider). Its package registers a constructor from init() with Register,
-// together with its embedded .stoq manifest; linking the package into a
-// binary is what makes the plugin available. Optional abilities (Closer,
-// HealthChecker) are detected by type assertion.
+// A plugin is a Go type implementing one or more of the classes (Worker,
+// Dispatcher, Archiver or SourceArchiver, Connector, Decorator, Provider).
+// Its package registers a constructor from init() with Register, together
+// with its embedded .stoq manifest; linking the package into a binary is
+// what makes the plugin available:
 //
-// Options reach a plugin through its Config, merged with this precedence,
-// highest first: command line (--plugin-opts), options passed to New by a
-// program, stoq.cfg section [NAME], the installed manifest
+//	//go:embed myplugin.stoq
+//	var manifest []byte
+//
+//	func init() { core.Register("myplugin", manifest, New) }
+//
+//	func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) { ... }
+//
+//	func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, req *core.Request) (*core.WorkerResponse, error) { ... }
+//
+//	var _ core.Worker = (*Plugin)(nil)
+//
+// Optional abilities are small interfaces of their own: Closer (release
+// resources when the engine closes), HealthChecker, ContentDispatcher (a
+// dispatcher asked once per payload) and Unspooled (a connector whose
+// failed saves are not re-sent).
+//
+// # Configuration
+//
+// A plugin's Config holds its options merged by precedence, highest
+// first: the command line (--plugin-opts NAME:KEY=VALUE), options passed to
+// the engine by a program, stoq.cfg section [NAME], the installed manifest
 // $STOQ_HOME/plugins/NAME/NAME.stoq, the manifest embedded in the binary.
-// Two options are read by the engine for every plugin: timeout (seconds, or
-// a duration such as 1m30s; default 60 s), the deadline of each call, and
-// for workers required_workers, the workers that must have run on a payload
-// first.
+// The typed getters' errors, and Config.OptionError for checks of a
+// plugin's own, name the plugin, the option, the value and where it came
+// from. Two options are read by the engine for every plugin: timeout, the
+// deadline of each call (seconds or a duration; 60 s by default), which a
+// plugin reads from its context (ctx.Deadline), and for workers
+// required_workers, the workers that must have run on a payload first.
 //
-// # Scanning
+// # What the engine promises a plugin
 //
-// The engine keeps stoQ v3.0.0's semantics (see ScanRequest) and adds:
-// every plugin call has a deadline; an error, a panic or a timeout becomes
-// an Error in the response naming the plugin and the payload and never
-// stops the scan or the process (a plugin that ignores its deadline is
-// abandoned); the work of a round runs concurrently, bounded by
-// max_concurrency, and results merge in a fixed order so the same input
-// gives the same JSON apart from ids and time. Where stoQ would repeat an
-// error for a plugin that cannot load in every round, stoq records it once
-// per payload; and a ContentDispatcher (its answer depends on the payload's
-// content alone) is asked once per payload rather than every round. A root
-// payload's PayloadMeta.DispatchTo is honoured in the
-// first round, as an extracted payload's is in the round after it.
+// Every call has a deadline in its context; an error returned, a panic or a
+// timeout becomes an Error in the response naming the plugin and the
+// payload, and never stops the scan. Payload.Content is shared by every
+// plugin that sees the payload and must be treated as read-only; carved
+// content may be a subslice of it. Calls of one round run concurrently, so
+// a plugin must be safe for concurrent use, and must not write
+// PayloadMeta itself while dispatching (DispatcherResponse.ShouldArchive
+// exists for that). Results must marshal to JSON.
 //
-// A response a connector fails to save is spooled (stoq.cfg [core]
-// spool_dir, one folder per connector) and handed to that connector again
-// when Run starts and ends and every spool_retry_interval (60 s) while it
-// runs, or when a program calls ResendSpooled; a
-// connector implementing Unspooled (a terminal printer) opts out.
+// # Versions
 //
-// Payload content is shared between plugins, never copied: plugins must
-// treat Payload.Content as read-only.
-//
-// # Module versions
-//
-// Version is the core's semantic version, the one min_stoq_version is
-// checked against. Builds of stoq (make, stoq install, stoq build) link the
-// core and plugins from local sources with replace directives, so the Go
-// module versions in go.mod files are placeholders.
+// Version is this core's semantic version, the one a manifest's
+// min_stoq_version is checked against (Manifest.CheckMinStoqVersion). The
+// module path carries the major version, github.com/stoq-go/stoq/core/v3,
+// and releases are tagged core/vX.Y.Z, so a plugin module outside this
+// repository requires the core from any Go module proxy.
 package core

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // DefaultCatalog is the catalogue stoq:NAME refers to when none is
@@ -56,7 +56,7 @@ func ResolveCatalog(flag string, getenv func(string) string, configFile string) 
 		return NewCatalog(v, "$"+CatalogEnvVar, "")
 	}
 	if configFile != "" {
-		cfg, err := core.ReadINI(configFile)
+		cfg, err := engine.ReadINI(configFile)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:

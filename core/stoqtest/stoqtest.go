@@ -11,8 +11,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
+	"github.com/stoq-go/stoq/core/v3/internal/registry"
 )
 
 // Config returns the configuration the engine would give the registered
@@ -20,7 +25,7 @@ import (
 // manifest options, overridden by opts.
 func Config(t testing.TB, name string, opts map[string]string) *core.Config {
 	t.Helper()
-	info, ok := core.LookupPlugin(name)
+	info, ok := engine.Lookup(name)
 	if !ok {
 		t.Fatalf("stoqtest: plugin %q is not registered (is its package imported?)", name)
 	}
@@ -48,11 +53,12 @@ func New[T any](t testing.TB, name string, opts map[string]string) T {
 // constructor's error, for tests of bad configuration.
 func TryNew(t testing.TB, name string, opts map[string]string) (any, error) {
 	t.Helper()
-	info, ok := core.LookupPlugin(name)
+	entry, ok := registry.Lookup(name)
 	if !ok {
 		t.Fatalf("stoqtest: plugin %q is not registered", name)
 	}
-	p, err := info.New(Config(t, name, opts), Logger(t))
+	newPlugin := entry.New.(func(*core.Config, *slog.Logger) (any, error))
+	p, err := newPlugin(Config(t, name, opts), Logger(t))
 	if err == nil {
 		if c, ok := p.(core.Closer); ok {
 			t.Cleanup(func() { _ = c.Close() })
@@ -68,6 +74,24 @@ func Payload(content []byte, extra map[string]any) *core.Payload {
 		meta.ExtraData[k] = v
 	}
 	return core.NewPayload(content, meta)
+}
+
+// Response builds the response a connector receives for payloads, as the
+// engine builds it after a scan: a scan id, the current time, default
+// request meta, no errors or decorator results.
+func Response(payloads ...*core.Payload) *core.StoqResponse {
+	results := make([]*core.PayloadResults, len(payloads))
+	for i, p := range payloads {
+		results[i] = p.Results
+	}
+	return &core.StoqResponse{
+		Time:        time.Now().UTC().Format(core.TimeFormat),
+		Results:     results,
+		RequestMeta: core.NewRequestMeta(),
+		Errors:      []core.Error{},
+		Decorators:  map[string]any{},
+		ScanID:      uuid.NewString(),
+	}
 }
 
 // Request wraps payloads in a request with default RequestMeta.
@@ -110,11 +134,11 @@ func Ingest(ctx context.Context, p core.Provider) ([]core.Task, error) {
 }
 
 // Engine builds an engine whose logs go to the test log, closed at cleanup.
-func Engine(t testing.TB, opts ...core.Option) *core.Stoq {
+func Engine(t testing.TB, opts ...engine.Option) *engine.Stoq {
 	t.Helper()
-	s, err := core.New(append([]core.Option{core.WithLogger(Logger(t))}, opts...)...)
+	s, err := engine.New(append([]engine.Option{engine.WithLogger(Logger(t))}, opts...)...)
 	if err != nil {
-		t.Fatalf("stoqtest: core.New: %v", err)
+		t.Fatalf("stoqtest: engine.New: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s

@@ -94,32 +94,28 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if p.settle <= 0 {
-		return nil, optionError(cfg, "settle", "want a positive duration, such as 2 (seconds) or 500ms")
+		return nil, cfg.OptionError("settle", "want a positive duration, such as 2 (seconds) or 500ms")
 	}
 	dir := strings.TrimSpace(cfg.String("source_dir", ""))
 	if dir == "" {
-		return nil, optionError(cfg, "source_dir", "want the folder to monitor, e.g. --plugin-opts dirmon:source_dir=/path/to/folder")
+		return nil, cfg.OptionError("source_dir", "want the folder to monitor, e.g. --plugin-opts dirmon:source_dir=/path/to/folder")
 	}
 	abs, err := filepath.Abs(dir)
 	if err == nil {
 		abs, err = filepath.EvalSymlinks(abs)
 	}
 	if err != nil {
-		return nil, optionError(cfg, "source_dir", fmt.Sprintf("folder %s cannot be used: %v", dir, err))
+		return nil, cfg.OptionError("source_dir", fmt.Sprintf("folder %s cannot be used: %v", dir, err))
 	}
 	info, err := os.Stat(abs)
 	if err != nil {
-		return nil, optionError(cfg, "source_dir", fmt.Sprintf("folder %s cannot be used: %v", dir, err))
+		return nil, cfg.OptionError("source_dir", fmt.Sprintf("folder %s cannot be used: %v", dir, err))
 	}
 	if !info.IsDir() {
-		return nil, optionError(cfg, "source_dir", fmt.Sprintf("%s is not a folder", dir))
+		return nil, cfg.OptionError("source_dir", fmt.Sprintf("%s is not a folder", dir))
 	}
 	p.sourceDir = abs
 	return p, nil
-}
-
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // Ingest watches source_dir and queues each new file once it is completely

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/sys/unix"
 )
 
@@ -148,7 +147,7 @@ func TestOverflowRescans(t *testing.T) {
 	h := startMonitor(t, dir, harnessConfig{
 		opts:     map[string]string{"settle": settle.String()},
 		workers:  []string{"dmtest_gate"},
-		settings: core.Settings{MaxQueue: 1, ProviderConsumers: 1},
+		settings: map[string]string{"max_queue": "1", "provider_consumers": "1"},
 		before: func(h *harness) {
 			inst, err := h.engine.LoadPlugin("dmtest_gate")
 			if err != nil {

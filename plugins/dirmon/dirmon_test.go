@@ -175,10 +175,8 @@ func TestRecursiveWatchesNewFolders(t *testing.T) {
 
 	// Files in a folder tree built elsewhere, then moved in at once.
 	staging := t.TempDir()
-	var staged []string
 	for i := range 30 {
 		rel := filepath.Join("tree", fmt.Sprintf("d%d", i%3), fmt.Sprintf("e%d", i%2), fmt.Sprintf("m%02d", i))
-		staged = append(staged, rel)
 		p := filepath.Join(staging, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

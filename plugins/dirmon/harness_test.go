@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -68,12 +69,6 @@ func (c *collector) Save(_ context.Context, r *core.StoqResponse) error {
 	return nil
 }
 
-func (c *collector) has(path string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byPath[path]) > 0
-}
-
 func (c *collector) hasAll(paths []string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -105,7 +100,7 @@ func (g *gate) Scan(ctx context.Context, _ *core.Payload, _ *core.Request) (*cor
 type harness struct {
 	t      *testing.T
 	dir    string
-	engine *core.Stoq
+	engine *engine.Stoq
 	plugin *Plugin
 	col    *collector
 	cancel context.CancelFunc
@@ -119,8 +114,8 @@ type harnessConfig struct {
 	opts     map[string]string
 	fsnotify bool // use the portable backend
 	workers  []string
-	settings core.Settings
-	before   func(h *harness) // after the engine is built, before Run
+	settings map[string]string // [core] settings
+	before   func(h *harness)  // after the engine is built, before Run
 }
 
 // startMonitor runs dirmon on dir and returns once its watch is in place.
@@ -130,14 +125,16 @@ func startMonitor(t *testing.T, dir string, hc harnessConfig) *harness {
 	for k, v := range hc.opts {
 		opts[k] = v
 	}
-	if hc.settings.ProviderConsumers == 0 {
-		hc.settings.ProviderConsumers = 4
-	}
 	workers := append([]string{"dmtest_sha"}, hc.workers...)
-	s := stoqtest.Engine(t,
-		core.WithProviders("dirmon"), core.WithAlwaysDispatch(workers...), core.WithConnectors("dmtest_collect"),
-		core.WithSettings(hc.settings),
-		core.WithPluginOptions(map[string]map[string]string{"dirmon": opts}))
+	engineOpts := []engine.Option{
+		engine.WithProviders("dirmon"), engine.WithAlwaysDispatch(workers...), engine.WithConnectors("dmtest_collect"),
+		engine.WithSetting("provider_consumers", "4"),
+		engine.WithPluginOptions(map[string]map[string]string{"dirmon": opts}),
+	}
+	for k, v := range hc.settings {
+		engineOpts = append(engineOpts, engine.WithSetting(k, v))
+	}
+	s := stoqtest.Engine(t, engineOpts...)
 	inst, err := s.LoadPlugin("dirmon")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -19,7 +20,7 @@ func benchSave(b *testing.B, opts map[string]string, resp func() *core.StoqRespo
 	for k, v := range opts {
 		all[k] = v
 	}
-	info, _ := core.LookupPlugin("elasticsearch")
+	info, _ := engine.Lookup("elasticsearch")
 	cfg := core.NewConfig("elasticsearch", "",
 		core.ConfigLayer{Source: "embedded manifest", Values: info.Manifest.Options},
 		core.ConfigLayer{Source: "bench", Values: all})

@@ -154,7 +154,7 @@ func checkIndexName(name string, split, byMonth bool) error {
 	case name == "":
 		return errors.New("want an index name")
 	case name == "." || name == "..":
-		return errors.New("an index may not be named . or ..")
+		return errors.New(`an index may not be named "." or ".."`)
 	case strings.ToLower(name) != name:
 		return errors.New("index names are lowercase")
 	case strings.ContainsAny(name, forbiddenIndexChars):

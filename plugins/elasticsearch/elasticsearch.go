@@ -128,13 +128,13 @@ func readOptions(cfg *core.Config) (*options, error) {
 		return nil, err
 	}
 	if o.maxRetries < 0 {
-		return nil, optionError(cfg, "es_max_retries", "want 0 or more")
+		return nil, cfg.OptionError("es_max_retries", "want 0 or more")
 	}
 	if o.flushBytes, err = cfg.Int("flush_bytes", 5000000); err != nil {
 		return nil, err
 	}
 	if o.flushBytes < 1 {
-		return nil, optionError(cfg, "flush_bytes", "want a positive number of bytes")
+		return nil, cfg.OptionError("flush_bytes", "want a positive number of bytes")
 	}
 	for _, d := range []struct {
 		key      string
@@ -152,15 +152,15 @@ func readOptions(cfg *core.Config) (*options, error) {
 			return nil, err
 		}
 		if *d.dst <= 0 && !d.zeroOK {
-			return nil, optionError(cfg, d.key, d.wantText)
+			return nil, cfg.OptionError(d.key, d.wantText)
 		}
 	}
 	if err := checkIndexName(o.index, o.split, o.indexByMonth); err != nil {
-		return nil, optionError(cfg, "es_index", err.Error())
+		return nil, cfg.OptionError("es_index", err.Error())
 	}
 	if o.spoolDir == "" {
 		if o.spoolDir, err = defaultSpoolDir(); err != nil {
-			return nil, optionError(cfg, "spool_dir", err.Error())
+			return nil, cfg.OptionError("spool_dir", err.Error())
 		}
 	}
 	return o, nil
@@ -171,7 +171,7 @@ func readOptions(cfg *core.Config) (*options, error) {
 func readHosts(cfg *core.Config) ([]string, error) {
 	hosts := cfg.List("es_host", []string{"http://localhost:9200"})
 	if len(hosts) == 0 {
-		return nil, optionError(cfg, "es_host", "want one or more URLs such as http://localhost:9200")
+		return nil, cfg.OptionError("es_host", "want one or more URLs such as http://localhost:9200")
 	}
 	for _, h := range hosts {
 		u, err := url.Parse(h)
@@ -193,10 +193,6 @@ func redactURL(s string) string {
 		return s
 	}
 	return u.Redacted()
-}
-
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // defaultSpoolDir is $STOQ_HOME/spool/elasticsearch, or the user cache

@@ -38,7 +38,7 @@ func payloadResult(workers map[string]any) *core.PayloadResults {
 
 // response is a finished scan of the given payload results.
 func response(results ...*core.PayloadResults) *core.StoqResponse {
-	r := core.NewStoqResponse(core.NewRequest(nil, nil))
+	r := stoqtest.Response()
 	r.Time = testTime
 	r.Results = results
 	return r

@@ -14,6 +14,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -36,8 +37,8 @@ func init() {
 func TestEngineSavesEveryScan(t *testing.T) {
 	es := newFakeES(t)
 	s := stoqtest.Engine(t,
-		core.WithConnectors("elasticsearch"),
-		core.WithPluginOptions(map[string]map[string]string{"elasticsearch": testOptions(t, es.URL(), map[string]string{"split": "true"})}))
+		engine.WithConnectors("elasticsearch"),
+		engine.WithPluginOptions(map[string]map[string]string{"elasticsearch": testOptions(t, es.URL(), map[string]string{"split": "true"})}))
 	resp, err := s.Scan(context.Background(), []byte("payload"), nil, nil, "esanswer")
 	if err != nil {
 		t.Fatal(err)

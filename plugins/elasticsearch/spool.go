@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 // spool is the folder where documents that could not be delivered wait:
@@ -61,17 +63,8 @@ func openSpool(dir string) (*spool, error) {
 		name := f.Name()
 		f.Close()
 		os.Remove(name)
-		entries, err := os.ReadDir(d)
-		if err != nil {
+		if _, err := atomicfile.RemoveStale(d, staleTemp); err != nil {
 			return nil, err
-		}
-		for _, e := range entries {
-			if !strings.HasPrefix(e.Name(), tempPrefix) {
-				continue
-			}
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
-				os.Remove(filepath.Join(d, e.Name()))
-			}
 		}
 	}
 	return s, nil
@@ -130,34 +123,11 @@ func encodeSpoolRecord(d *document, reason string, now time.Time) ([]byte, error
 	return b.Bytes(), nil
 }
 
-// writeAtomic writes data to path through a synced temporary file renamed
-// into place, then syncs the folder so that the rename survives a crash.
+// writeAtomic writes data to path durably, replacing it: through a synced
+// temporary file renamed into place and a synced folder.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: not every file system syncs folders
-		d.Close()
-	}
-	return nil
+	_, err := atomicfile.WriteFile(path, data, atomicfile.Options{Perm: 0o600, Durable: true})
+	return err
 }
 
 // decodeSpoolRecord reads a spool file back into a document, checking that

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkStayOpen(b *testing.B) {
 	needExiftool(b)
 	for name, content := range benchFiles(b) {
 		b.Run(name, func(b *testing.B) {
-			info, _ := core.LookupPlugin("exif")
+			info, _ := engine.Lookup("exif")
 			p, err := New(core.NewConfig("exif", "", core.ConfigLayer{Source: "manifest", Values: info.Manifest.Options}), stoqtest.Discard())
 			if err != nil {
 				b.Fatal(err)

@@ -42,8 +42,9 @@
 //     PATH. The constructor fails when it cannot be found.
 //   - pool_size (number of CPUs): at most this many ExifTool processes, and
 //     so at most this many concurrent scans; more wait for a free process.
-//   - timeout (60): seconds a scan may take; it is also the engine's
-//     deadline for each call of the plugin (the same option).
+//   - timeout (60): the engine's deadline for each call of the plugin, as
+//     for every plugin; a scan or health check never waits for ExifTool past
+//     its context's deadline (60 s for a call without one).
 package exif
 
 import (
@@ -84,10 +85,9 @@ var commonArgs = []string{
 
 // Plugin is the exif worker.
 type Plugin struct {
-	pool    *pool
-	bin     string
-	timeout time.Duration
-	log     *slog.Logger
+	pool *pool
+	bin  string
+	log  *slog.Logger
 }
 
 // New reads the options and finds exiftool; processes start at the first
@@ -109,26 +109,16 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if size < 1 {
-		return nil, &core.OptionError{
-			Plugin: cfg.Name(), Option: "pool_size", Value: cfg.String("pool_size", ""), Source: cfg.Source("pool_size"),
-			Want: "want 1 or more processes",
-		}
+		return nil, cfg.OptionError("pool_size", "want 1 or more processes")
 	}
-	timeout, err := cfg.Duration("timeout", defaultTimeout)
-	if err != nil {
-		return nil, err
-	}
-	if timeout <= 0 { // the engine reads 0 as its default too
-		timeout = defaultTimeout
-	}
-	log.Debug("exif configured", "bin", path, "pool_size", size, "timeout", timeout)
-	return &Plugin{pool: newPool(path, size, commonArgs), bin: path, timeout: timeout, log: log}, nil
+	log.Debug("exif configured", "bin", path, "pool_size", size)
+	return &Plugin{pool: newPool(path, size, commonArgs), bin: path, log: log}, nil
 }
 
 // Scan writes the payload to a private temporary file and returns what
 // ExifTool says about it.
 func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, _ *core.Request) (*core.WorkerResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 
 	dir, err := os.MkdirTemp("", "stoq-exif-")
@@ -191,9 +181,18 @@ func excerpt(b []byte) string {
 	return string(b)
 }
 
+// withDeadline is ctx, given defaultTimeout when it has no deadline (a
+// call from outside the engine), so no ExifTool answer is awaited forever.
+func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, defaultTimeout)
+}
+
 // HealthCheck asks an ExifTool process of the pool for its version.
 func (p *Plugin) HealthCheck(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	_, _, err := p.pool.run(ctx, func(stdout []byte, stderr []string) error {
 		if strings.TrimSpace(string(stdout)) == "" {

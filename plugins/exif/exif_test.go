@@ -264,7 +264,6 @@ func TestBadOptions(t *testing.T) {
 	for _, tc := range []struct{ option, value, want string }{
 		{"pool_size", "0", "1 or more"},
 		{"pool_size", "lots", "integer"},
-		{"timeout", "later", "seconds"},
 	} {
 		_, err := stoqtest.TryNew(t, "exif", map[string]string{tc.option: tc.value})
 		var oe *core.OptionError

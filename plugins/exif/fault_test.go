@@ -173,14 +173,18 @@ exec EXIFTOOL "$@"
 	assertEmpty(t, tmp)
 }
 
-// TestTimeoutOptionBoundsAScan: without a deadline from the caller, option
-// timeout ends a scan of an exiftool that never answers.
-func TestTimeoutOptionBoundsAScan(t *testing.T) {
+// TestCallDeadlineBoundsAScan: the call's deadline (the engine's timeout
+// option) ends a scan of an exiftool that never answers.
+func TestCallDeadlineBoundsAScan(t *testing.T) {
 	bin := writeScript(t, t.TempDir(), "exec sleep 600\n")
 	tmp := privateTmp(t)
-	p := newPlugin(t, map[string]string{"bin": bin, "pool_size": "1", "timeout": "1"})
+	p := newPlugin(t, map[string]string{"bin": bin, "pool_size": "1"})
 	for range 2 {
-		if _, err := scanReturns(t, p, []byte("x")); err == nil || !strings.Contains(err.Error(), "did not answer in time") {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		pl := stoqtest.Payload([]byte("x"), nil)
+		_, err := p.Scan(ctx, pl, stoqtest.Request(pl))
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "did not answer in time") {
 			t.Errorf("got %v, want a timeout", err)
 		}
 	}

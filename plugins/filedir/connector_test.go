@@ -19,9 +19,8 @@ import (
 
 func newResponse(extra string) *core.StoqResponse {
 	p := stoqtest.Payload([]byte("payload "+extra), map[string]any{"filename": "x<&>" + extra})
-	req := stoqtest.Request(p)
 	p.Results.Workers["hash"] = map[string]any{"sha1": "abc"}
-	return core.NewStoqResponse(req)
+	return stoqtest.Response(p)
 }
 
 // listFiles lists every file under dir, relative, sorted.
@@ -224,8 +223,9 @@ func TestSaveConcurrentIsAtomic(t *testing.T) {
 		t.Fatalf("no save succeeded: %v", errors.Join(errs...))
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, base.ScanID))
-	want, _ := p.encode(variants[winner])
-	if !bytes.Equal(data, want) {
+	var want bytes.Buffer
+	variants[winner].Encode(&want, p.compactly)
+	if !bytes.Equal(data, want.Bytes()) {
 		t.Fatal("the results file is not the winner's whole content")
 	}
 

@@ -42,7 +42,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +54,7 @@ import (
 	_ "embed"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 //go:embed filedir.stoq
@@ -116,16 +116,16 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if p.sourceArchiver != "" && !core.ValidPluginName(p.sourceArchiver) {
-		return nil, optionError(cfg, "source_archiver", "want the name of a source archiver plugin, such as filedir")
+		return nil, cfg.OptionError("source_archiver", "want the name of a source archiver plugin, such as filedir")
 	}
 	format := cfg.String("date_format", "%Y/%m/%d")
 	if p.dateFormat, err = parseStrftime(format); err != nil {
-		return nil, optionError(cfg, "date_format", err.Error())
+		return nil, cfg.OptionError("date_format", err.Error())
 	}
 	// A dated folder must stay inside results_dir: reject formats that
 	// print an absolute path or climb out with "..".
 	if sample := p.dateFormat.Format(time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC)); !filepath.IsLocal(sample) {
-		return nil, optionError(cfg, "date_format", fmt.Sprintf("prints %q, which is not a relative path inside results_dir", sample))
+		return nil, cfg.OptionError("date_format", fmt.Sprintf("prints %q, which is not a relative path inside results_dir", sample))
 	}
 	if p.resultsDir, err = absDir(cfg, "results_dir", "./results"); err != nil {
 		return nil, err
@@ -139,17 +139,13 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 func absDir(cfg *core.Config, key, def string) (string, error) {
 	dir := strings.TrimSpace(cfg.String(key, def))
 	if dir == "" {
-		return "", optionError(cfg, key, "want a folder path")
+		return "", cfg.OptionError(key, "want a folder path")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", optionError(cfg, key, err.Error())
+		return "", cfg.OptionError(key, err.Error())
 	}
 	return abs, nil
-}
-
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // Ingest queues every file of source_dir (see the package doc), one at a
@@ -263,14 +259,15 @@ func (p *Plugin) Save(ctx context.Context, response *core.StoqResponse) error {
 	if p.dateMode {
 		dir = filepath.Join(dir, p.dateFormat.Format(p.now()))
 	}
-	data, err := p.encode(response)
-	if err != nil {
-		return fmt.Errorf("filedir: encoding scan %s: %w", name, err)
+	var buf bytes.Buffer
+	if err := response.Encode(&buf, p.compactly); err != nil {
+		return fmt.Errorf("filedir: %w", err)
 	}
+	data := buf.Bytes()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("filedir: creating results folder: %w", err)
 	}
-	created, err := createNew(dir, name, data, p.fsync)
+	created, err := atomicfile.WriteFile(filepath.Join(dir, name), data, atomicfile.Options{NoReplace: true, Durable: p.fsync})
 	if err != nil {
 		return fmt.Errorf("filedir: saving scan %s: %w", name, err)
 	}
@@ -287,22 +284,6 @@ func (p *Plugin) Save(ctx context.Context, response *core.StoqResponse) error {
 	}
 	p.log.Debug("results already saved", "path", path)
 	return nil
-}
-
-// encode renders a response as stoQ's connector does: one line, or indented
-// by four spaces; HTML characters are not escaped (Python's json.dumps
-// leaves them alone).
-func (p *Plugin) encode(response *core.StoqResponse) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if !p.compactly {
-		enc.SetIndent("", "    ")
-	}
-	if err := enc.Encode(response); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // Archive stores payload's content under archive_dir and returns
@@ -332,7 +313,7 @@ func (p *Plugin) Archive(ctx context.Context, payload *core.Payload, request *co
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filedir: creating archive folder: %w", err)
 	}
-	created, err := createNew(dir, name, payload.Content, p.fsync)
+	created, err := atomicfile.WriteFile(filepath.Join(dir, name), payload.Content, atomicfile.Options{NoReplace: true, Durable: p.fsync})
 	if err != nil {
 		return nil, fmt.Errorf("filedir: archiving payload %s: %w", payload.ID(), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // Test-only plugins for engine tests: a worker that hashes, a connector
@@ -72,7 +73,7 @@ type scanned struct {
 
 // collected returns the collector's responses of engine s as scanned
 // entries sorted by sha256, plus the errors the responses hold.
-func collected(t *testing.T, s *core.Stoq) ([]scanned, []core.Error) {
+func collected(t *testing.T, s *engine.Stoq) ([]scanned, []core.Error) {
 	t.Helper()
 	inst, err := s.LoadPlugin("fdtest_collect")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 	"github.com/stoq-go/stoq/plugins/filedir/v3"
 )
@@ -31,13 +32,13 @@ func writeTree(t testing.TB, dir string, files map[string]string) {
 
 // runProvider runs filedir as the only provider with opts and returns what
 // was scanned.
-func runProvider(t *testing.T, opts map[string]string, extra ...core.Option) ([]scanned, []core.Error, error) {
+func runProvider(t *testing.T, opts map[string]string, extra ...engine.Option) ([]scanned, []core.Error, error) {
 	t.Helper()
-	s := stoqtest.Engine(t, append([]core.Option{
-		core.WithProviders("filedir"),
-		core.WithAlwaysDispatch("fdtest_sha"),
-		core.WithConnectors("fdtest_collect"),
-		core.WithPluginOptions(map[string]map[string]string{"filedir": opts}),
+	s := stoqtest.Engine(t, append([]engine.Option{
+		engine.WithProviders("filedir"),
+		engine.WithAlwaysDispatch("fdtest_sha"),
+		engine.WithConnectors("fdtest_collect"),
+		engine.WithPluginOptions(map[string]map[string]string{"filedir": opts}),
 	}, extra...)...)
 	err := s.Run(context.Background(), nil)
 	got, errs := collected(t, s)
@@ -214,7 +215,7 @@ func TestProviderQueuesArchiverTasks(t *testing.T) {
 	writeTree(t, dir, map[string]string{"a": "first", "sub/b": "second", ".c": "hidden"})
 	got, errs, err := runProvider(t,
 		map[string]string{"source_dir": dir, "recursive": "true", "source_archiver": "filedir"},
-		core.WithSourceArchivers("filedir"))
+		engine.WithSourceArchivers("filedir"))
 	if err != nil || len(errs) > 0 {
 		t.Fatalf("Run: %v, errors %v", err, errs)
 	}

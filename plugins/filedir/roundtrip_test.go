@@ -10,7 +10,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -35,9 +35,9 @@ func TestRunModeRoundTrip(t *testing.T) {
 	sort.Strings(originals)
 
 	first := stoqtest.Engine(t,
-		core.WithProviders("filedir"), core.WithDestArchivers("filedir"), core.WithConnectors("filedir", "fdtest_collect"),
-		core.WithAlwaysDispatch("fdtest_sha"),
-		core.WithPluginOptions(map[string]map[string]string{"filedir": {
+		engine.WithProviders("filedir"), engine.WithDestArchivers("filedir"), engine.WithConnectors("filedir", "fdtest_collect"),
+		engine.WithAlwaysDispatch("fdtest_sha"),
+		engine.WithPluginOptions(map[string]map[string]string{"filedir": {
 			"source_dir": input, "recursive": "true", "archive_dir": archive, "results_dir": results,
 		}}))
 	if err := first.Run(context.Background(), nil); err != nil {
@@ -82,9 +82,9 @@ func TestRunModeRoundTrip(t *testing.T) {
 
 	paths, _ := json.Marshal(archived)
 	second := stoqtest.Engine(t,
-		core.WithProviders("fdtest_tasks"), core.WithSourceArchivers("filedir"),
-		core.WithConnectors("fdtest_collect"), core.WithAlwaysDispatch("fdtest_sha"),
-		core.WithPluginOptions(map[string]map[string]string{
+		engine.WithProviders("fdtest_tasks"), engine.WithSourceArchivers("filedir"),
+		engine.WithConnectors("fdtest_collect"), engine.WithAlwaysDispatch("fdtest_sha"),
+		engine.WithPluginOptions(map[string]map[string]string{
 			"fdtest_tasks": {"paths": string(paths)},
 			"filedir":      {"archive_dir": archive},
 		}))
@@ -100,9 +100,9 @@ func TestRunModeRoundTrip(t *testing.T) {
 	}
 
 	third := stoqtest.Engine(t,
-		core.WithProviders("filedir"), core.WithSourceArchivers("filedir"),
-		core.WithConnectors("fdtest_collect"), core.WithAlwaysDispatch("fdtest_sha"),
-		core.WithPluginOptions(map[string]map[string]string{"filedir": {
+		engine.WithProviders("filedir"), engine.WithSourceArchivers("filedir"),
+		engine.WithConnectors("fdtest_collect"), engine.WithAlwaysDispatch("fdtest_sha"),
+		engine.WithPluginOptions(map[string]map[string]string{"filedir": {
 			"source_dir": archive, "recursive": "true", "source_archiver": "filedir", "archive_dir": archive,
 		}}))
 	if err := third.Run(context.Background(), nil); err != nil {
@@ -125,9 +125,9 @@ func TestRunModeMissingArchivedFileIsRecorded(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone")
 	paths, _ := json.Marshal([]string{missing})
 	s := stoqtest.Engine(t,
-		core.WithProviders("fdtest_tasks"), core.WithSourceArchivers("filedir"),
-		core.WithConnectors("fdtest_collect"), core.WithAlwaysDispatch("fdtest_sha"),
-		core.WithPluginOptions(map[string]map[string]string{"fdtest_tasks": {"paths": string(paths)}}))
+		engine.WithProviders("fdtest_tasks"), engine.WithSourceArchivers("filedir"),
+		engine.WithConnectors("fdtest_collect"), engine.WithAlwaysDispatch("fdtest_sha"),
+		engine.WithPluginOptions(map[string]map[string]string{"fdtest_tasks": {"paths": string(paths)}}))
 	if err := s.Run(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}

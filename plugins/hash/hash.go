@@ -78,10 +78,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	names := cfg.List("algorithms", defaultAlgorithms)
 	algos, err := parseAlgorithms(names)
 	if err != nil {
-		return nil, &core.OptionError{
-			Plugin: cfg.Name(), Option: "algorithms", Value: cfg.String("algorithms", ""),
-			Source: cfg.Source("algorithms"), Want: err.Error(),
-		}
+		return nil, cfg.OptionError("algorithms", err.Error())
 	}
 	log.Debug("hash configured", "algorithms", strings.Join(algorithmNames(algos), ","))
 	return &Plugin{algorithms: algos}, nil

@@ -30,9 +30,7 @@ func FuzzScan(f *testing.F) {
 	nested := synthPE(synth{sections: [][2]uint32{{0x200, 0x800}}}).build()
 	copy(nested[0x233:], synthPE(synth{sections: [][2]uint32{{0x200, 0x100}}}).build())
 	seeds = append(seeds, nested, append([]byte("ZZ"), nested...))
-	for _, fake := range fakeHeaders() {
-		seeds = append(seeds, fake)
-	}
+	seeds = append(seeds, fakeHeaders()...)
 	seeds = append(seeds, debugPEExe(f, "gcc-386-mingw-no-symbols-exec"))
 	for _, s := range seeds {
 		f.Add(s)

@@ -99,23 +99,20 @@ type Plugin struct {
 func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	p := &Plugin{log: log}
 	pattern := cfg.String("pe_headers", defaultPEHeaders)
-	optErr := func(option, value, want string) error {
-		return &core.OptionError{Plugin: cfg.Name(), Option: option, Value: value, Source: cfg.Source(option), Want: want}
-	}
 	if pattern == "" {
-		return nil, optErr("pe_headers", pattern, "want a regular expression locating PE headers, such as MZ|ZM")
+		return nil, cfg.OptionError("pe_headers", "want a regular expression locating PE headers, such as MZ|ZM")
 	}
 	parsed, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
-		return nil, optErr("pe_headers", pattern, "not a valid regular expression (Go RE2 syntax): "+err.Error())
+		return nil, cfg.OptionError("pe_headers", "not a valid regular expression (Go RE2 syntax): "+err.Error())
 	}
 	if r, found := latin1Rune(parsed); found {
-		return nil, optErr("pe_headers", pattern, fmt.Sprintf(
+		return nil, cfg.OptionError("pe_headers", fmt.Sprintf(
 			"%U cannot match the byte %#02x: Go's regexp reads the payload as UTF-8, where bytes of 0x80 and more are U+FFFD; write the pattern in ASCII (use . for any byte)", r, r))
 	}
 	if !isDefaultPattern(parsed) {
 		if p.headers, err = regexp.Compile(pattern); err != nil {
-			return nil, optErr("pe_headers", pattern, "not a valid regular expression (Go RE2 syntax): "+err.Error())
+			return nil, cfg.OptionError("pe_headers", "not a valid regular expression (Go RE2 syntax): "+err.Error())
 		}
 		p.wholeText = needsPrecedingText(parsed)
 	}
@@ -123,7 +120,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if p.maxCarved < 1 {
-		return nil, optErr("max_carved", fmt.Sprint(p.maxCarved), "want a positive number of PEs to carve per payload")
+		return nil, cfg.OptionError("max_carved", "want a positive number of PEs to carve per payload")
 	}
 	log.Debug("pecarve configured", "pe_headers", pattern, "fast_path", p.headers == nil, "max_carved", p.maxCarved)
 	return p, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // benchPayload is size seeded random bytes with one marker of the
@@ -31,7 +32,7 @@ func benchPlugin(b *testing.B, opts map[string]string) *Plugin {
 	for k, v := range opts {
 		full[k] = v
 	}
-	info, _ := core.LookupPlugin("yara")
+	info, _ := engine.Lookup("yara")
 	cfg := core.NewConfig("yara", "", core.ConfigLayer{Source: "manifest", Values: info.Manifest.Options}, core.ConfigLayer{Source: "bench", Values: full})
 	p, err := New(cfg, discardLogger())
 	if err != nil {

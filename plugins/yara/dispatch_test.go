@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -303,7 +304,7 @@ func TestEngineRoutesEmbeddedPEToPecarve(t *testing.T) {
 	theCarveStub.mu.Lock()
 	theCarveStub.seen = nil
 	theCarveStub.mu.Unlock()
-	s := stoqtest.Engine(t, core.WithDispatchers("yara"), core.WithPluginOptions(map[string]map[string]string{
+	s := stoqtest.Engine(t, engine.WithDispatchers("yara"), engine.WithPluginOptions(map[string]map[string]string{
 		"yara": {"dispatch_rules": withStubTarget(t, "True"), "worker_rules": ""},
 	}))
 	pe := minimalPE()
@@ -353,7 +354,7 @@ func TestEngineRoutesEmbeddedPEToPecarve(t *testing.T) {
 }
 
 func TestEngineSaveFalseIsInTheResponse(t *testing.T) {
-	s := stoqtest.Engine(t, core.WithDispatchers("yara"), core.WithPluginOptions(map[string]map[string]string{
+	s := stoqtest.Engine(t, engine.WithDispatchers("yara"), engine.WithPluginOptions(map[string]map[string]string{
 		"yara": {"dispatch_rules": withStubTarget(t, "False"), "worker_rules": ""},
 	}))
 	resp, err := s.Scan(context.Background(), append([]byte("xx"), minimalPE()...), nil, nil)

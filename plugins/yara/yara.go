@@ -56,10 +56,10 @@
 //     nothing is dispatched.
 //   - strings_limit (empty: no limit, as stoQ): at most this many strings are
 //     reported per matching rule; 0 reports none.
-//   - timeout (60): seconds a scan may take. It is libyara's scan timeout
-//     and also the engine's deadline for each call of the plugin; libyara
-//     counts whole seconds, so the scan timeout is the smaller of timeout and
-//     the time left before the call's deadline, rounded up to a second.
+//   - timeout (60): the engine's deadline for each call of the plugin, as
+//     for every plugin. libyara's scan timeout is the time left before the
+//     call's deadline, rounded up to a whole second (libyara counts seconds);
+//     60 s for a call without a deadline.
 //   - xor_first_match (true): report the first XOR key found as meta xorkey
 //     (true) or every one as meta xor_info (false).
 //
@@ -99,7 +99,6 @@ type Plugin struct {
 	worker        *ruleset // nil without worker_rules
 	dispatch      *ruleset // nil without dispatch_rules
 	stringsLimit  int      // negative: no limit
-	timeout       time.Duration
 	xorFirstMatch bool
 	log           *slog.Logger
 }
@@ -113,14 +112,8 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 			return nil, err
 		}
 		if p.stringsLimit < 0 {
-			return nil, optionError(cfg, "strings_limit", "want a number of strings, 0 or more (empty: no limit)")
+			return nil, cfg.OptionError("strings_limit", "want a number of strings, 0 or more (empty: no limit)")
 		}
-	}
-	if p.timeout, err = cfg.Duration("timeout", defaultTimeout); err != nil {
-		return nil, err
-	}
-	if p.timeout <= 0 { // the engine reads 0 as its default too
-		p.timeout = defaultTimeout
 	}
 	if p.xorFirstMatch, err = cfg.Bool("xor_first_match", true); err != nil {
 		return nil, err
@@ -133,12 +126,8 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	log.Debug("yara configured", "worker_rules", p.worker.describe(), "dispatch_rules", p.dispatch.describe(),
-		"strings_limit", p.stringsLimit, "timeout", p.timeout, "xor_first_match", p.xorFirstMatch)
+		"strings_limit", p.stringsLimit, "xor_first_match", p.xorFirstMatch)
 	return p, nil
-}
-
-func optionError(cfg *core.Config, option, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: option, Value: cfg.String(option, ""), Source: cfg.Source(option), Want: want}
 }
 
 func (rs *ruleset) describe() string {
@@ -219,7 +208,10 @@ func pluginNames(m *Match) ([]string, error) {
 		return nil, fmt.Errorf("yara: dispatch rule %s: meta plugin must be a string of plugin names, not %v", m.Rule, v)
 	}
 	var names []string
-	for _, n := range core.SplitList(strings.ToLower(s)) {
+	for _, n := range strings.Split(strings.ToLower(s), ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
 		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
@@ -227,15 +219,14 @@ func pluginNames(m *Match) ([]string, error) {
 	return names, nil
 }
 
-// scanTimeout is libyara's timeout for a scan: the smaller of the timeout
-// option and the time left before ctx's deadline, in whole seconds (libyara
-// counts seconds, and 0 would mean none), at least one.
+// scanTimeout is libyara's timeout for a scan: the time left before ctx's
+// deadline (the engine's timeout option; defaultTimeout without one), in
+// whole seconds (libyara counts seconds, and 0 would mean none), at least
+// one.
 func (p *Plugin) scanTimeout(ctx context.Context) time.Duration {
-	t := p.timeout
+	t := defaultTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		if left := time.Until(deadline); left < t {
-			t = left
-		}
+		t = time.Until(deadline)
 	}
 	secs := (t + time.Second - 1) / time.Second
 	if secs < 1 {

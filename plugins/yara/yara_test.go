@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -185,7 +186,6 @@ func TestBadOptionsAreConstructorErrors(t *testing.T) {
 	}{
 		{"strings_limit", "-1", "0 or more"},
 		{"strings_limit", "many", "want an integer"},
-		{"timeout", "soon", "want seconds"},
 		{"xor_first_match", "maybe", "want a boolean"},
 	} {
 		_, err := stoqtest.TryNew(t, "yara", map[string]string{tc.option: tc.value})
@@ -250,7 +250,7 @@ func TestDefaultRulesComeFromThePluginFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "rules", "stoq.yar"), []byte(`rule folder_rule { condition: true }`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	info, _ := core.LookupPlugin("yara")
+	info, _ := engine.Lookup("yara")
 	cfg := core.NewConfig("yara", dir, core.ConfigLayer{Source: "manifest", Values: info.Manifest.Options})
 	p, err := New(cfg, stoqtest.Logger(t))
 	if err != nil {
@@ -345,9 +345,11 @@ func TestScanWithoutWorkerRulesFails(t *testing.T) {
 func TestScanTimeoutIsAnError(t *testing.T) {
 	// a condition whose loops run for minutes on 64 KiB
 	slow := `rule slow { condition: for all i in (0..filesize) : ( for all j in (0..filesize) : ( uint8(j) != 0x100 ) ) }`
-	p := newPlugin(t, map[string]string{"worker_rules": writeRules(t, slow), "timeout": "1"})
+	p := newPlugin(t, map[string]string{"worker_rules": writeRules(t, slow)})
 	pl := stoqtest.Payload(make([]byte, 64<<10), nil)
-	_, err := p.Scan(context.Background(), pl, stoqtest.Request(pl))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // the engine's deadline, from option timeout
+	defer cancel()
+	_, err := p.Scan(ctx, pl, stoqtest.Request(pl))
 	if err == nil || !strings.Contains(err.Error(), "timed out after 1s") {
 		t.Errorf("got %v, want a scan timeout", err)
 	}
@@ -358,7 +360,7 @@ func TestScanTimeoutIsAnError(t *testing.T) {
 }
 
 func TestScanTimeoutFollowsTheDeadline(t *testing.T) {
-	p := newPlugin(t, map[string]string{"timeout": "60"})
+	p := newPlugin(t, nil)
 	if got := p.scanTimeout(context.Background()); got != 60*time.Second {
 		t.Errorf("without a deadline: %s, want 60s", got)
 	}
@@ -371,9 +373,6 @@ func TestScanTimeoutFollowsTheDeadline(t *testing.T) {
 	defer cancel()
 	if got := p.scanTimeout(ctx); got != time.Second {
 		t.Errorf("past the deadline: %s, want the 1s minimum", got)
-	}
-	if p := newPlugin(t, map[string]string{"timeout": "0"}); p.timeout != defaultTimeout {
-		t.Errorf("timeout 0 gave %s, want the default as the engine reads it", p.timeout)
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package filedir
+package atomicfile
 
 // moveNoReplace moves tmp to final unless final exists, with a hard link.
 func moveNoReplace(tmp, final string) (moved bool, err error) {

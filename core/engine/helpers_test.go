@@ -1,4 +1,4 @@
-package core_test
+package engine_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -146,7 +147,7 @@ func extractor(contents ...string) *fnWorker {
 	}}
 }
 
-func scan(t testing.TB, s *core.Stoq, content string, start ...string) *core.StoqResponse {
+func scan(t testing.TB, s *engine.Stoq, content string, start ...string) *core.StoqResponse {
 	t.Helper()
 	resp, err := s.Scan(context.Background(), []byte(content), nil, nil, start...)
 	if err != nil {
@@ -155,7 +156,7 @@ func scan(t testing.TB, s *core.Stoq, content string, start ...string) *core.Sto
 	return resp
 }
 
-func engine(t testing.TB, opts ...core.Option) *core.Stoq {
+func newEngine(t testing.TB, opts ...engine.Option) *engine.Stoq {
 	t.Helper()
 	return stoqtest.Engine(t, opts...)
 }

@@ -1,15 +1,16 @@
-package core
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
-)
 
-// ErrQueueClosed is returned by Queue.Put after Run stopped accepting tasks.
-var ErrQueueClosed = errors.New("stoq: queue closed")
+	"github.com/stoq-go/stoq/core/v3"
+)
 
 // Run is stoQ's run mode: every provider feeds one bounded queue (max_queue)
 // that provider_consumers consumers drain, scanning each task and saving its
@@ -22,14 +23,14 @@ var ErrQueueClosed = errors.New("stoq: queue closed")
 // before Run returns: an accepted payload is never dropped. A provider that
 // ignores the cancellation for longer than its timeout option is abandoned
 // and reported. Provider errors are returned, joined, after the drain.
-func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch ...string) error {
+func (s *Stoq) Run(ctx context.Context, requestMeta *core.RequestMeta, startDispatch ...string) error {
 	if len(s.providers) == 0 {
 		return ErrNoProviders
 	}
 	if requestMeta == nil {
-		requestMeta = NewRequestMeta()
+		requestMeta = core.NewRequestMeta()
 	}
-	q := NewQueue(s.settings.MaxQueue)
+	q := core.NewQueue(s.settings.MaxQueue)
 	scanCtx := context.WithoutCancel(ctx)
 	s.resendSpooled(scanCtx)
 	defer s.resendSpooled(scanCtx)
@@ -41,7 +42,7 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 		consumers.Add(1)
 		go func() {
 			defer consumers.Done()
-			for task := range q.ch {
+			for task := range q.Tasks() {
 				s.runTask(scanCtx, task, requestMeta, startDispatch)
 			}
 		}()
@@ -52,15 +53,15 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 		mu        sync.Mutex
 		errs      []error
 	)
-	for _, lp := range s.providers {
+	for _, p := range s.providers {
 		providers.Add(1)
 		go func() {
 			defer providers.Done()
-			err := s.ingest(ctx, lp, q)
+			err := s.ingest(ctx, p, q)
 			if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
-				lp.log.Error("provider failed", "error", err)
+				p.log.Error("provider failed", "error", err)
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("provider %s: %w", lp.name, err))
+				errs = append(errs, fmt.Errorf("provider %s: %w", p.name, err))
 				mu.Unlock()
 			}
 		}()
@@ -70,7 +71,7 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *RequestMeta, startDispatch 
 		errs = append(errs, err)
 		mu.Unlock()
 	})
-	q.close()
+	q.Close()
 	consumers.Wait()
 	mu.Lock()
 	defer mu.Unlock()
@@ -90,8 +91,8 @@ func (s *Stoq) waitProviders(ctx context.Context, providers *sync.WaitGroup, rep
 	case <-ctx.Done():
 	}
 	var grace time.Duration
-	for _, lp := range s.providers {
-		grace = max(grace, lp.timeout)
+	for _, p := range s.providers {
+		grace = max(grace, p.timeout)
 	}
 	t := time.NewTimer(grace)
 	defer t.Stop()
@@ -137,18 +138,13 @@ func (s *Stoq) resendSpooledEvery(ctx context.Context, interval time.Duration) (
 	return func() { close(done); <-stopped }
 }
 
-// ingest runs a provider, turning a panic into an error.
-func (s *Stoq) ingest(ctx context.Context, lp *loadedPlugin, q *Queue) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return lp.instance.(Provider).Ingest(ctx, q)
+// ingest runs a provider; a panic becomes an error, logged with its stack.
+func (s *Stoq) ingest(ctx context.Context, p *plugin, q *core.Queue) error {
+	return logPanic(p, protect(func() error { return p.instance.(core.Provider).Ingest(ctx, q) }))
 }
 
-func (s *Stoq) runTask(ctx context.Context, task Task, meta *RequestMeta, startDispatch []string) {
-	reqMeta := func() *RequestMeta {
+func (s *Stoq) runTask(ctx context.Context, task core.Task, meta *core.RequestMeta, startDispatch []string) {
+	reqMeta := func() *core.RequestMeta {
 		m := *meta
 		m.ExtraData = make(map[string]any, len(meta.ExtraData))
 		for k, v := range meta.ExtraData {
@@ -159,14 +155,14 @@ func (s *Stoq) runTask(ctx context.Context, task Task, meta *RequestMeta, startD
 	var err error
 	switch {
 	case task.Payload != nil:
-		_, err = s.ScanRequest(ctx, NewRequest([]*Payload{task.Payload}, reqMeta()), startDispatch...)
+		_, err = s.ScanRequest(ctx, core.NewRequest([]*core.Payload{task.Payload}, reqMeta()), startDispatch...)
 	case task.Request != nil:
-		if task.Request.RequestMeta == nil {
+		if isDefaultRequestMeta(task.Request.RequestMeta) {
 			task.Request.RequestMeta = reqMeta()
 		}
 		_, err = s.ScanRequest(ctx, task.Request, startDispatch...)
 	case task.Archived != nil:
-		for _, name := range sortedKeys(task.Archived) {
+		for _, name := range slices.Sorted(maps.Keys(task.Archived)) {
 			s.runArchived(ctx, name, task.Archived[name], reqMeta(), startDispatch)
 		}
 	default:
@@ -180,16 +176,16 @@ func (s *Stoq) runTask(ctx context.Context, task Task, meta *RequestMeta, startD
 // runArchived loads a payload through a source archiver and scans it. When
 // the archiver cannot load it, a response holding only the Error is saved,
 // so the failure is recorded where results go.
-func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *RequestMeta, startDispatch []string) {
-	lp, ok := s.sourceArchivers[name]
-	var payload *Payload
+func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *core.RequestMeta, startDispatch []string) {
+	p, ok := s.sourceArchivers[name]
+	var payload *core.Payload
 	var err error
 	if !ok {
 		err = fmt.Errorf("source archiver %q is not configured (choose it with -S/--source-archivers)", name)
 	} else {
-		err = s.call(ctx, lp, func(ctx context.Context) error {
+		err = s.call(ctx, p, func(ctx context.Context) error {
 			var err error
-			payload, err = lp.instance.(SourceArchiver).Get(ctx, &ArchiverResponse{Results: meta})
+			payload, err = p.instance.(core.SourceArchiver).Get(ctx, &core.ArchiverResponse{Results: meta})
 			return err
 		})
 		if err == nil && payload == nil {
@@ -198,23 +194,21 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 	}
 	if err != nil {
 		s.log.Warn("source archiver failed", "archiver", name, "task", fmt.Sprint(meta), "error", err)
-		req := NewRequest(nil, reqMeta)
-		req.Errors = append(req.Errors, Error{Message: fmt.Sprintf("archiver:failed to get %v: %v", meta, err), PluginName: name})
-		resp := NewStoqResponse(req)
+		req := core.NewRequest(nil, reqMeta)
+		req.Errors = append(req.Errors, core.Error{Message: fmt.Sprintf("archiver:failed to get %v: %v", meta, err), PluginName: name})
+		resp := newResponse(req)
 		s.decorate(ctx, resp)
 		s.save(ctx, resp)
 		return
 	}
-	if _, err := s.ScanRequest(ctx, NewRequest([]*Payload{payload}, reqMeta), startDispatch...); err != nil {
+	if _, err := s.ScanRequest(ctx, core.NewRequest([]*core.Payload{payload}, reqMeta), startDispatch...); err != nil {
 		s.log.Error("scan failed", "error", err)
 	}
 }
 
-func errorsIsAny(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
+// isDefaultRequestMeta reports whether a provider's request carries no
+// request meta of its own (nil, or equal to core.NewRequestMeta()): stoQ
+// then gives it the run's.
+func isDefaultRequestMeta(m *core.RequestMeta) bool {
+	return m == nil || (m.ArchivePayloads && m.Source == "" && len(m.ExtraData) == 0)
 }

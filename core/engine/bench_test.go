@@ -1,4 +1,4 @@
-package core_test
+package engine_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
@@ -50,9 +51,9 @@ func BenchmarkScanOverheadParallel(b *testing.B) {
 
 // benchEngine is an engine with the trivial worker registered and logs
 // discarded, closed when the benchmark ends.
-func benchEngine(b *testing.B) *core.Stoq {
+func benchEngine(b *testing.B) *engine.Stoq {
 	benchOnce.Do(func() { registerAs("bench-trivial", trivialWorker{}, nil) })
-	s, err := core.New(core.WithLogger(stoqtest.Discard()))
+	s, err := engine.New(engine.WithLogger(stoqtest.Discard()))
 	if err != nil {
 		b.Fatal(err)
 	}

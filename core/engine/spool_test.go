@@ -1,4 +1,4 @@
-package core_test
+package engine_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 func TestFailedSavesAreSpooledAndResent(t *testing.T) {
@@ -17,7 +19,7 @@ func TestFailedSavesAreSpooledAndResent(t *testing.T) {
 	conn := &memConnector{fail: errors.New("index unavailable")}
 	cn := register(t, "flaky", conn, nil)
 	w := register(t, "w", &fnWorker{}, nil)
-	s := engine(t, core.WithConnectors(cn), core.WithSettings(core.Settings{SpoolDir: spool}))
+	s := newEngine(t, engine.WithConnectors(cn), engine.WithSetting("spool_dir", spool))
 	resp := scan(t, s, "payload", w)
 	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "index unavailable") || !strings.Contains(resp.Errors[0].Message, "spooled to") {
 		t.Fatalf("errors %v, want the failure with where it was spooled", errorsOf(resp))
@@ -60,14 +62,14 @@ func TestRunResendsSpooledResultsFirst(t *testing.T) {
 	cn := register(t, "conn", conn, nil)
 	dir := filepath.Join(spool, cn)
 	os.MkdirAll(dir, 0o700)
-	old := core.NewStoqResponse(core.NewRequest([]*core.Payload{core.NewPayload([]byte("old"), nil)}, nil))
+	old := stoqtest.Response(core.NewPayload([]byte("old"), nil))
 	data := []byte(mustJSON(t, old))
 	os.WriteFile(filepath.Join(dir, old.ScanID+".json"), data, 0o600)
 	os.WriteFile(filepath.Join(dir, "garbage.json"), []byte("{not json"), 0o600)
 	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
 		return q.PutPayload(ctx, core.NewPayload([]byte("new"), nil))
 	}}, nil)
-	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn), core.WithSettings(core.Settings{SpoolDir: spool}))
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn), engine.WithSetting("spool_dir", spool))
 	if err := s.Run(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestUnspooledConnectorsAndMissingSpoolDir(t *testing.T) {
 	spool := t.TempDir()
 	term := &terminalConnector{memConnector{fail: errors.New("broken pipe")}}
 	tn := register(t, "term", term, nil)
-	s := engine(t, core.WithConnectors(tn), core.WithSettings(core.Settings{SpoolDir: spool}))
+	s := newEngine(t, engine.WithConnectors(tn), engine.WithSetting("spool_dir", spool))
 	resp := scan(t, s, "x")
 	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled") {
 		t.Errorf("errors %v", errorsOf(resp))
@@ -97,7 +99,7 @@ func TestUnspooledConnectorsAndMissingSpoolDir(t *testing.T) {
 		t.Errorf("an Unspooled connector's result was spooled: %v", entries)
 	}
 	flaky := register(t, "flaky", &memConnector{fail: errors.New("down")}, nil)
-	s = engine(t, core.WithConnectors(flaky))
+	s = newEngine(t, engine.WithConnectors(flaky))
 	resp = scan(t, s, "x")
 	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled: no spool_dir configured") {
 		t.Errorf("errors %v", errorsOf(resp))
@@ -131,8 +133,8 @@ func TestRunResendsSpooledResultsWhileItRuns(t *testing.T) {
 		resentWhileRunning = len(conn.responses()) == 1
 		return nil
 	}}, nil)
-	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn),
-		core.WithSettings(core.Settings{SpoolDir: spool, SpoolRetryInterval: 20 * time.Millisecond}))
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn),
+		engine.WithSetting("spool_dir", spool), engine.WithSetting("spool_retry_interval", "0.02"))
 	done := make(chan error)
 	go func() { done <- s.Run(context.Background(), nil) }()
 	select {

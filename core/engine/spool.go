@@ -1,6 +1,9 @@
-package core
+package engine
 
 import (
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,22 +25,16 @@ import (
 // connector that keeps failing keeps its results on disk; nothing is
 // dropped because a database was down or a disk full for a while.
 
-// Unspooled is implemented by connectors whose failed saves must not be
-// spooled and re-sent later, such as one printing to a terminal.
-type Unspooled interface {
-	Unspooled()
-}
-
 // spoolSave writes resp to the spool of connector lp. It reports where, or
 // why it could not.
-func (s *Stoq) spoolSave(lp *loadedPlugin, resp *StoqResponse) (string, error) {
-	if _, ok := lp.instance.(Unspooled); ok {
-		return "", errors.New("connector " + lp.name + " does not spool")
+func (s *Stoq) spoolSave(p *plugin, resp *core.StoqResponse) (string, error) {
+	if _, ok := p.instance.(core.Unspooled); ok {
+		return "", errors.New("connector " + p.name + " does not spool")
 	}
 	if s.settings.SpoolDir == "" {
 		return "", errors.New("no spool_dir configured")
 	}
-	dir := filepath.Join(s.settings.SpoolDir, lp.name)
+	dir := filepath.Join(s.settings.SpoolDir, p.name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -52,22 +49,7 @@ func (s *Stoq) spoolSave(lp *loadedPlugin, resp *StoqResponse) (string, error) {
 		id = hex.EncodeToString(b[:])
 	}
 	final := filepath.Join(dir, id+".json")
-	tmp, err := os.CreateTemp(dir, ".spool-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), final)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if _, err := atomicfile.WriteFile(final, data, atomicfile.Options{Perm: 0o600, Durable: true}); err != nil {
 		return "", err
 	}
 	return final, nil
@@ -82,11 +64,11 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 	}
 	saved := 0
 	var errs []error
-	for _, lp := range s.connectors {
-		if _, ok := lp.instance.(Unspooled); ok {
+	for _, p := range s.connectors {
+		if _, ok := p.instance.(core.Unspooled); ok {
 			continue
 		}
-		dir := filepath.Join(s.settings.SpoolDir, lp.name)
+		dir := filepath.Join(s.settings.SpoolDir, p.name)
 		entries, err := os.ReadDir(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -97,7 +79,7 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 		}
 		names := make([]string, 0, len(entries))
 		for _, e := range entries {
-			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") && !strings.HasPrefix(e.Name(), ".") {
+			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") && !atomicfile.IsTemp(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
 				names = append(names, e.Name())
 			}
 		}
@@ -109,23 +91,23 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 				errs = append(errs, err)
 				continue
 			}
-			var resp StoqResponse
+			var resp core.StoqResponse
 			if err := json.Unmarshal(data, &resp); err != nil {
 				errs = append(errs, fmt.Errorf("spooled result %s is not a response (left in place): %w", path, err))
 				continue
 			}
-			err = s.call(ctx, lp, func(ctx context.Context) error {
-				return lp.instance.(Connector).Save(ctx, &resp)
+			err = s.call(ctx, p, func(ctx context.Context) error {
+				return p.instance.(core.Connector).Save(ctx, &resp)
 			})
 			if err != nil {
-				errs = append(errs, fmt.Errorf("connector %s still fails, %s stays spooled: %w", lp.name, path, err))
+				errs = append(errs, fmt.Errorf("connector %s still fails, %s stays spooled: %w", p.name, path, err))
 				break // the connector is still down: try its other files next time
 			}
 			if err := os.Remove(path); err != nil {
 				errs = append(errs, err)
 			}
 			saved++
-			lp.log.Info("spooled result saved", "scan_id", resp.ScanID)
+			p.log.Info("spooled result saved", "scan_id", resp.ScanID)
 		}
 	}
 	return saved, errors.Join(errs...)

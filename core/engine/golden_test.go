@@ -1,4 +1,4 @@
-package core_test
+package engine_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -23,7 +24,7 @@ var goldenOnce sync.Once
 
 func TestGoldenResponseShape(t *testing.T) {
 	goldenOnce.Do(registerGoldenPlugins)
-	s := engine(t, core.WithAlwaysDispatch("golden-hash"), core.WithDestArchivers("golden-archiver"), core.WithDecorators("golden-decorator"))
+	s := newEngine(t, engine.WithAlwaysDispatch("golden-hash"), engine.WithDestArchivers("golden-archiver"), engine.WithDecorators("golden-decorator"))
 	meta := core.NewPayloadMeta()
 	meta.ExtraData["filename"] = "doc.bin"
 	resp, err := s.Scan(context.Background(), []byte("document with an embedded executable"), meta, nil, "golden-carver", "golden-broken")
@@ -81,7 +82,7 @@ func TestSplitOneResponsePerWorkerResult(t *testing.T) {
 	a := register(t, "a", &fnWorker{}, nil)
 	b := register(t, "b", &fnWorker{}, nil)
 	ex := register(t, "extract", extractor("child"), nil)
-	s := engine(t, core.WithAlwaysDispatch(a))
+	s := newEngine(t, engine.WithAlwaysDispatch(a))
 	resp := scan(t, s, "root", b, ex)
 	parts := resp.Split()
 	// root: a, b, extract; child: a.
@@ -109,7 +110,7 @@ func TestReconstructAllSubresponses(t *testing.T) {
 	dec := register(t, "dec", &fnDecorator{decorate: func(r *core.StoqResponse) (*core.DecoratorResponse, error) {
 		return &core.DecoratorResponse{Results: len(r.Results)}, nil
 	}}, nil)
-	s := engine(t, core.WithAlwaysDispatch(inner), core.WithDecorators(dec))
+	s := newEngine(t, engine.WithAlwaysDispatch(inner), engine.WithDecorators(dec))
 	resp := scan(t, s, "root", ex)
 	if len(resp.Results) != 4 {
 		t.Fatalf("%d results", len(resp.Results))

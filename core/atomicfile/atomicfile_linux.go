@@ -1,4 +1,4 @@
-package filedir
+package atomicfile
 
 import (
 	"errors"

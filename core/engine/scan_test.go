@@ -1,4 +1,4 @@
-package core_test
+package engine_test
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 func TestStartDispatchRunsOnRootPayloadsOnly(t *testing.T) {
 	ex := register(t, "extract", extractor("child"), nil)
 	w := register(t, "w", &fnWorker{}, nil)
-	s := engine(t)
+	s := newEngine(t)
 	resp := scan(t, s, "root", ex, w)
 	if len(resp.Results) != 2 {
 		t.Fatalf("want root and extracted payload, got %d results", len(resp.Results))
@@ -31,7 +32,7 @@ func TestStartDispatchRunsOnRootPayloadsOnly(t *testing.T) {
 func TestAlwaysDispatchRunsOnEveryPayload(t *testing.T) {
 	ex := register(t, "extract", extractor("child"), nil)
 	w := register(t, "always", &fnWorker{}, nil)
-	s := engine(t, core.WithAlwaysDispatch(w))
+	s := newEngine(t, engine.WithAlwaysDispatch(w))
 	resp := scan(t, s, "root", ex)
 	if len(resp.Results) != 2 {
 		t.Fatalf("got %d results", len(resp.Results))
@@ -58,7 +59,7 @@ func TestDispatchersRunEveryRoundOnScannablePayloadsAndKeepMeta(t *testing.T) {
 		}
 		return &core.DispatcherResponse{PluginNames: workers, Meta: map[string]any{"seen": string(p.Content)}}, nil
 	}
-	s := engine(t, core.WithDispatchers(dName))
+	s := newEngine(t, engine.WithDispatchers(dName))
 	resp := scan(t, s, "root")
 	if len(resp.Results) != 2 {
 		t.Fatalf("got %d results", len(resp.Results))
@@ -90,7 +91,7 @@ func TestDispatchToFromPayloadMetaAndWorkerResponse(t *testing.T) {
 			DispatchTo: []string{second},
 		}, nil
 	}}, nil)
-	s := engine(t)
+	s := newEngine(t)
 	resp := scan(t, s, "root", ex)
 	if got := workersRun(resp, 0); !equalStrings(got, []string{ex, second}) {
 		t.Errorf("root ran %v, want WorkerResponse.DispatchTo honoured", got)
@@ -108,7 +109,7 @@ func TestShouldScanFalseKeepsPayloadUnscanned(t *testing.T) {
 		meta.DispatchTo = []string{w}
 		return &core.WorkerResponse{Extracted: []core.ExtractedPayload{{Content: []byte("quiet"), PayloadMeta: meta}}}, nil
 	}}, nil)
-	s := engine(t, core.WithAlwaysDispatch(w))
+	s := newEngine(t, engine.WithAlwaysDispatch(w))
 	resp := scan(t, s, "root", ex)
 	if len(resp.Results) != 2 {
 		t.Fatalf("got %d results, want the unscanned payload kept", len(resp.Results))
@@ -133,7 +134,7 @@ func TestRequiredWorkersRunFirst(t *testing.T) {
 	base = register(t, "base", record(&base), nil)
 	mid = register(t, "mid", record(&mid), map[string]string{"required_workers": base})
 	top = register(t, "top", record(&top), map[string]string{"required_workers": mid})
-	s := engine(t)
+	s := newEngine(t)
 	resp := scan(t, s, "x", top)
 	if !equalStrings(order, []string{base, mid, top}) {
 		t.Errorf("ran in order %v, want %v", order, []string{base, mid, top})
@@ -150,9 +151,9 @@ func TestRequiredWorkersDepthLimit(t *testing.T) {
 	a := register(t, "a", &fnWorker{}, nil)
 	b := register(t, "b", &fnWorker{}, map[string]string{"required_workers": a})
 	c := register(t, "c", &fnWorker{}, map[string]string{"required_workers": b})
-	s := engine(t, core.WithSettings(core.Settings{MaxRequiredWorkerDepth: 1}))
+	s := newEngine(t, engine.WithSetting("max_required_worker_depth", "1"))
 	resp := scan(t, s, "x", c)
-	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "max required plugin depth 1") {
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "Max required plugin depth 1") {
 		t.Fatalf("errors %v, want one max depth error", errorsOf(resp))
 	}
 	if resp.Errors[0].PluginName != c || resp.Errors[0].PayloadID != resp.Results[0].PayloadID {
@@ -167,12 +168,12 @@ func TestRequiredWorkersCycleIsAnError(t *testing.T) {
 	a, b := uniq("cycle-a"), uniq("cycle-b")
 	registerAs(a, &fnWorker{}, map[string]string{"required_workers": b})
 	registerAs(b, &fnWorker{}, map[string]string{"required_workers": a})
-	s := engine(t)
+	s := newEngine(t)
 	done := make(chan *core.StoqResponse)
 	go func() { done <- scan(t, s, "x", a) }()
 	select {
 	case resp := <-done:
-		if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "circular required plugin dependency") {
+		if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "Circular required plugin dependency") {
 			t.Fatalf("errors %v, want one circular dependency error", errorsOf(resp))
 		}
 	case <-time.After(30 * time.Second):
@@ -186,7 +187,7 @@ func TestWorkerRunsAtMostOncePerPayload(t *testing.T) {
 	d := register(t, "disp", &fnDispatcher{dispatch: func(*core.Payload, *core.Request) (*core.DispatcherResponse, error) {
 		return &core.DispatcherResponse{PluginNames: []string{name, name}}, nil
 	}}, nil)
-	s := engine(t, core.WithDispatchers(d), core.WithAlwaysDispatch(name))
+	s := newEngine(t, engine.WithDispatchers(d), engine.WithAlwaysDispatch(name))
 	resp := scan(t, s, "x", name, name)
 	if n := w.calls.Load(); n != 1 {
 		t.Errorf("worker ran %d times on one payload", n)
@@ -201,7 +202,7 @@ func TestUnknownPluginIsAnErrorOnceNotACrash(t *testing.T) {
 		return &core.DispatcherResponse{PluginNames: []string{"no-such-worker"}}, nil
 	}}, nil)
 	w := register(t, "w", &fnWorker{}, nil)
-	s := engine(t, core.WithDispatchers(d))
+	s := newEngine(t, engine.WithDispatchers(d))
 	resp := scan(t, s, "x", w, "no-such-worker")
 	if len(resp.Errors) != 1 {
 		t.Fatalf("errors %v, want exactly one for the unknown worker", errorsOf(resp))
@@ -213,14 +214,14 @@ func TestUnknownPluginIsAnErrorOnceNotACrash(t *testing.T) {
 	if got := workersRun(resp, 0); !equalStrings(got, []string{w}) {
 		t.Errorf("known worker did not run: %v", got)
 	}
-	if _, err := core.New(core.WithConnectors("no-such-connector")); err == nil || !strings.Contains(err.Error(), "no-such-connector") {
+	if _, err := engine.New(engine.WithConnectors("no-such-connector")); err == nil || !strings.Contains(err.Error(), "no-such-connector") {
 		t.Errorf("unknown configured connector: New error %v, want one naming it", err)
 	}
 }
 
 func TestExtractedPayloadsJoinTheRequest(t *testing.T) {
 	ex := register(t, "extract", extractor("one", "two"), nil)
-	s := engine(t)
+	s := newEngine(t)
 	resp := scan(t, s, "root", ex)
 	if len(resp.Results) != 3 {
 		t.Fatalf("got %d results", len(resp.Results))
@@ -239,7 +240,7 @@ func TestDuplicateExtractedPayloadsAreNotScannedAgain(t *testing.T) {
 	wn := register(t, "count", w, nil)
 	// Extracts the same child three times, and the root's own content once.
 	ex := register(t, "extract", extractor("child", "child", "root", "child"), nil)
-	s := engine(t, core.WithAlwaysDispatch(wn))
+	s := newEngine(t, engine.WithAlwaysDispatch(wn))
 	resp := scan(t, s, "root", ex)
 	if len(resp.Results) != 2 {
 		t.Fatalf("got %d results, want root and one child", len(resp.Results))
@@ -266,7 +267,7 @@ func TestMaxRecursionRecordsAnErrorForUnprocessedPayloads(t *testing.T) {
 		return &core.WorkerResponse{Extracted: []core.ExtractedPayload{{Content: []byte{byte(seq.Add(1))}, PayloadMeta: meta}}}, nil
 	}}, nil)
 	_ = ex
-	s := engine(t, core.WithMaxRecursion(3), core.WithAlwaysDispatch(forever))
+	s := newEngine(t, engine.WithMaxRecursion(3), engine.WithAlwaysDispatch(forever))
 	resp := scan(t, s, "root")
 	if len(resp.Results) != 4 {
 		t.Fatalf("got %d results, want root + one child per round (3)", len(resp.Results))
@@ -293,7 +294,7 @@ func TestDestArchiversRunAtTheEnd(t *testing.T) {
 		skip.ShouldArchive = false
 		return &core.WorkerResponse{Extracted: []core.ExtractedPayload{{Content: []byte("keep"), PayloadMeta: keep}, {Content: []byte("skip"), PayloadMeta: skip}}}, nil
 	}}, nil)
-	s := engine(t, core.WithDestArchivers(an))
+	s := newEngine(t, engine.WithDestArchivers(an))
 	resp := scan(t, s, "root", ex)
 	if len(resp.Results) != 3 {
 		t.Fatalf("got %d results", len(resp.Results))
@@ -323,7 +324,7 @@ func TestDecoratorsRunBeforeConnectors(t *testing.T) {
 	dec := register(t, "dec", &fnDecorator{decorate: func(r *core.StoqResponse) (*core.DecoratorResponse, error) {
 		return &core.DecoratorResponse{Results: map[string]any{"payloads": len(r.Results)}}, nil
 	}}, nil)
-	s := engine(t, core.WithDecorators(dec), core.WithConnectors(cn))
+	s := newEngine(t, engine.WithDecorators(dec), engine.WithConnectors(cn))
 	resp := scan(t, s, "x")
 	saved := conn.responses()
 	if len(saved) != 1 || saved[0] != resp {
@@ -351,7 +352,7 @@ func TestFailingPluginsBecomeErrorsAndTheScanGoesOn(t *testing.T) {
 	partial := register(t, "partial", &fnWorker{scan: func(context.Context, *core.Payload, *core.Request) (*core.WorkerResponse, error) {
 		return &core.WorkerResponse{Results: map[string]any{"partial": true}, Errors: []core.Error{core.Errorf("half done")}}, nil
 	}}, nil)
-	s := engine(t)
+	s := newEngine(t)
 	resp := scan(t, s, "x", ok, failing, panicking, hanging, partial)
 	byPlugin := map[string]string{}
 	for _, e := range resp.Errors {
@@ -386,7 +387,7 @@ func TestSameInputGivesSameJSON(t *testing.T) {
 		return &core.WorkerResponse{Results: map[string]any{"content": string(p.Content)}}, nil
 	}}, nil)
 	fast := register(t, "fast", &fnWorker{}, nil)
-	s := engine(t, core.WithAlwaysDispatch(slow, fast))
+	s := newEngine(t, engine.WithAlwaysDispatch(slow, fast))
 	normalize := func(r *core.StoqResponse) string {
 		ids := map[string]string{}
 		for i, res := range r.Results {
@@ -424,7 +425,7 @@ func TestManyPayloadsEachScannedOnce(t *testing.T) {
 	w := &fnWorker{}
 	wn := register(t, "count", w, nil)
 	ex := register(t, "extract", extractor(children...), nil)
-	s := engine(t, core.WithAlwaysDispatch(wn))
+	s := newEngine(t, engine.WithAlwaysDispatch(wn))
 	resp := scan(t, s, "root", ex, wn)
 	if len(resp.Results) != 41 {
 		t.Fatalf("%d results", len(resp.Results))
@@ -452,7 +453,7 @@ func TestDispatcherCanClearShouldArchive(t *testing.T) {
 		}
 		return nil, nil
 	}}, nil)
-	s := engine(t, core.WithDispatchers(d1, d2), core.WithDestArchivers(an))
+	s := newEngine(t, engine.WithDispatchers(d1, d2), engine.WithDestArchivers(an))
 	if r := scan(t, s, "secret"); r.Results[0].PayloadMeta.ShouldArchive || len(r.Results[0].Archivers) != 0 {
 		t.Errorf("should_archive %v archivers %v: a dispatcher's false must win and stop archiving", r.Results[0].PayloadMeta.ShouldArchive, r.Results[0].Archivers)
 	}
@@ -477,7 +478,7 @@ func TestContentDispatchersAreAskedOncePerPayload(t *testing.T) {
 		return &core.DispatcherResponse{PluginNames: workers, Meta: map[string]any{"n": 1}}, nil
 	}
 	dn := register(t, "content", d, nil)
-	s := engine(t, core.WithDispatchers(dn))
+	s := newEngine(t, engine.WithDispatchers(dn))
 	resp := scan(t, s, "root")
 	if len(resp.Results) != 2 || !equalStrings(workersRun(resp, 1), []string{w}) || !equalStrings(workersRun(resp, 0), []string{w, ex}) {
 		t.Fatalf("results %d, root ran %v, child ran %v", len(resp.Results), workersRun(resp, 0), workersRun(resp, 1))

@@ -1,4 +1,4 @@
-package core_test
+package engine_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 func TestRunScansPayloadsRequestsAndArchiverTasks(t *testing.T) {
@@ -35,8 +36,8 @@ func TestRunScansPayloadsRequestsAndArchiverTasks(t *testing.T) {
 		}
 		return q.PutArchived(ctx, an, map[string]any{"key": "missing"})
 	}}, nil)
-	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn), core.WithSourceArchivers(an),
-		core.WithSettings(core.Settings{MaxQueue: 3, ProviderConsumers: 4}))
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn), engine.WithSourceArchivers(an),
+		engine.WithSetting("max_queue", "3"), engine.WithSetting("provider_consumers", "4"))
 	meta := core.NewRequestMeta()
 	meta.Source = "unit-test"
 	if err := s.Run(context.Background(), meta, w); err != nil {
@@ -75,8 +76,8 @@ func TestRunScansPayloadsRequestsAndArchiverTasks(t *testing.T) {
 }
 
 func TestRunWithoutProvidersIsAnError(t *testing.T) {
-	s := engine(t)
-	if err := s.Run(context.Background(), nil); !errors.Is(err, core.ErrNoProviders) {
+	s := newEngine(t)
+	if err := s.Run(context.Background(), nil); !errors.Is(err, engine.ErrNoProviders) {
 		t.Fatalf("Run = %v, want ErrNoProviders", err)
 	}
 }
@@ -99,8 +100,8 @@ func TestRunCancelledFinishesAcceptedWork(t *testing.T) {
 			accepted.Add(1)
 		}
 	}}, nil)
-	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn), core.WithAlwaysDispatch(slow),
-		core.WithSettings(core.Settings{MaxQueue: 5, ProviderConsumers: 2}))
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn), engine.WithAlwaysDispatch(slow),
+		engine.WithSetting("max_queue", "5"), engine.WithSetting("provider_consumers", "2"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx, nil) }()
@@ -133,7 +134,7 @@ func TestRunReturnsProviderErrorsAfterDraining(t *testing.T) {
 		return errors.New("source went away")
 	}}, nil)
 	pp := register(t, "panicky", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error { panic("provider bug") }}, nil)
-	s := engine(t, core.WithProviders(pn, pp), core.WithConnectors(cn))
+	s := newEngine(t, engine.WithProviders(pn, pp), engine.WithConnectors(cn))
 	err := s.Run(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "source went away") || !strings.Contains(err.Error(), "panic: provider bug") {
 		t.Fatalf("Run = %v, want both provider failures", err)
@@ -161,7 +162,7 @@ func TestConcurrentScansAreSafe(t *testing.T) {
 	w := register(t, "w", &fnWorker{}, nil)
 	conn := &memConnector{}
 	cn := register(t, "conn", conn, nil)
-	s := engine(t, core.WithAlwaysDispatch(w), core.WithConnectors(cn))
+	s := newEngine(t, engine.WithAlwaysDispatch(w), engine.WithConnectors(cn))
 	var wg sync.WaitGroup
 	for i := 0; i < 16; i++ {
 		wg.Add(1)
@@ -195,7 +196,7 @@ func (*sickPlugin) HealthCheck(context.Context) error { return errors.New("backe
 func TestHealthCheckReportsUnhealthyPlugins(t *testing.T) {
 	sick := register(t, "sick", &sickPlugin{}, nil)
 	healthy := register(t, "healthy", &fnWorker{}, nil)
-	s := engine(t, core.WithAlwaysDispatch(sick, healthy))
+	s := newEngine(t, engine.WithAlwaysDispatch(sick, healthy))
 	got := s.HealthCheck(context.Background())
 	if len(got) != 1 || got[sick] == nil || !strings.Contains(got[sick].Error(), "unreachable") {
 		t.Errorf("HealthCheck = %v", got)
@@ -216,7 +217,7 @@ func TestRunAbandonsAProviderThatIgnoresCancellation(t *testing.T) {
 		<-stuck // ignores ctx
 		return nil
 	}}, map[string]string{"timeout": "0.1"})
-	s := engine(t, core.WithProviders(pn), core.WithConnectors(cn))
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx, nil) }()

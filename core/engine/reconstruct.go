@@ -1,6 +1,10 @@
-package core
+package engine
 
-import "context"
+import (
+	"context"
+
+	"github.com/stoq-go/stoq/core/v3"
+)
 
 // ReconstructAllSubresponses returns, for every payload of resp, a response
 // rooted at that payload: its result followed by every result extracted
@@ -8,11 +12,11 @@ import "context"
 // and the decorators run again on it. It is stoQ's
 // reconstruct_all_subresponses, used to save each extracted file's analysis
 // as a document of its own.
-func (s *Stoq) ReconstructAllSubresponses(ctx context.Context, resp *StoqResponse) []*StoqResponse {
-	out := make([]*StoqResponse, 0, len(resp.Results))
+func (s *Stoq) ReconstructAllSubresponses(ctx context.Context, resp *core.StoqResponse) []*core.StoqResponse {
+	out := make([]*core.StoqResponse, 0, len(resp.Results))
 	for i, root := range resp.Results {
 		parents := map[string]struct{}{root.PayloadID: {}}
-		relevant := []*PayloadResults{root}
+		relevant := []*core.PayloadResults{root}
 		for _, r := range resp.Results[i+1:] {
 			for _, from := range r.ExtractedFrom {
 				if _, ok := parents[from]; ok {
@@ -22,11 +26,11 @@ func (s *Stoq) ReconstructAllSubresponses(ctx context.Context, resp *StoqRespons
 				}
 			}
 		}
-		sub := &StoqResponse{
+		sub := &core.StoqResponse{
 			Time:        resp.Time,
 			Results:     relevant,
 			RequestMeta: resp.RequestMeta,
-			Errors:      []Error{},
+			Errors:      []core.Error{},
 			Decorators:  map[string]any{},
 			ScanID:      resp.ScanID,
 		}

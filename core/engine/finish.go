@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stoq-go/stoq/core/v3"
+)
+
+// What happens once a scan's rounds are over: dest archivers on the
+// payloads that may be archived, the response, decorators over it, and
+// every connector.
+
+// archive runs every dest archiver on every payload with should_archive,
+// when the request allows archiving.
+func (s *Stoq) archive(ctx context.Context, st *scanState) {
+	if !st.req.RequestMeta.ArchivePayloads || len(s.destArchivers) == 0 {
+		return
+	}
+	type job struct {
+		payload *core.Payload
+		p       *plugin
+	}
+	var jobs []job
+	for _, payload := range st.req.Payloads {
+		if !payload.Results.PayloadMeta.ShouldArchive {
+			continue
+		}
+		for _, a := range s.destArchivers {
+			jobs = append(jobs, job{payload, a})
+		}
+	}
+	responses := make([]*core.ArchiverResponse, len(jobs))
+	errs := make([]error, len(jobs))
+	s.parallel(len(jobs), func(i int) {
+		j := jobs[i]
+		var resp *core.ArchiverResponse
+		errs[i] = s.call(ctx, j.p, func(ctx context.Context) error {
+			var err error
+			resp, err = j.p.instance.(core.Archiver).Archive(ctx, j.payload, st.req)
+			return err
+		})
+		if errs[i] == nil || !isCallFailure(errs[i]) {
+			responses[i] = resp
+		}
+	})
+	for i, j := range jobs {
+		res := j.payload.Results
+		res.PluginsRun.Archivers = append(res.PluginsRun.Archivers, j.p.name)
+		if errs[i] != nil {
+			st.addError(core.Error{Message: "archiver:failed to archive: " + errs[i].Error(), PluginName: j.p.name, PayloadID: res.PayloadID})
+		}
+		if r := responses[i]; r != nil {
+			for _, e := range r.Errors {
+				st.addError(fill(e, j.p.name, res.PayloadID))
+			}
+			if r.Results != nil {
+				res.Archivers[j.p.name] = r.Results
+			}
+		}
+	}
+}
+
+// decorate runs every decorator on the finished response and stores their
+// results under decorators.
+func (s *Stoq) decorate(ctx context.Context, resp *core.StoqResponse) {
+	if len(s.decorators) == 0 {
+		return
+	}
+	results := make([]*core.DecoratorResponse, len(s.decorators))
+	errs := make([]error, len(s.decorators))
+	s.parallel(len(s.decorators), func(i int) {
+		p := s.decorators[i]
+		var r *core.DecoratorResponse
+		errs[i] = s.call(ctx, p, func(ctx context.Context) error {
+			var err error
+			r, err = p.instance.(core.Decorator).Decorate(ctx, resp)
+			return err
+		})
+		if errs[i] == nil || !isCallFailure(errs[i]) {
+			results[i] = r
+		}
+	})
+	for i, p := range s.decorators {
+		if errs[i] != nil {
+			resp.Errors = append(resp.Errors, core.Error{Message: "decorator: " + errs[i].Error(), PluginName: p.name})
+		}
+		if r := results[i]; r != nil {
+			if r.Results != nil {
+				resp.Decorators[p.name] = r.Results
+			}
+			for _, e := range r.Errors {
+				resp.Errors = append(resp.Errors, fill(e, p.name, ""))
+			}
+		}
+	}
+}
+
+// save hands the response to every connector. A connector's failure is
+// logged, the response is spooled for that connector (spool_dir) to be
+// re-sent later, and the failure is appended to the returned response's
+// errors (after every connector has seen it, so all save the same
+// document).
+func (s *Stoq) save(ctx context.Context, resp *core.StoqResponse) {
+	if len(s.connectors) == 0 {
+		return
+	}
+	errs := make([]error, len(s.connectors))
+	s.parallel(len(s.connectors), func(i int) {
+		p := s.connectors[i]
+		errs[i] = s.call(ctx, p, func(ctx context.Context) error {
+			return p.instance.(core.Connector).Save(ctx, resp)
+		})
+	})
+	var failures []core.Error
+	for i, p := range s.connectors {
+		if errs[i] == nil {
+			continue
+		}
+		msg := "Failed to save results: " + errs[i].Error()
+		if path, err := s.spoolSave(p, resp); err == nil {
+			p.log.Error("failed to save results: spooled for a later retry", "scan_id", resp.ScanID, "error", errs[i], "spooled", path)
+			msg += " (spooled to " + path + ")"
+		} else {
+			p.log.Error("failed to save results, and could not spool them", "scan_id", resp.ScanID, "error", errs[i], "spool_error", err)
+			msg += " (not spooled: " + err.Error() + ")"
+		}
+		failures = append(failures, core.Error{Message: msg, PluginName: p.name})
+	}
+	resp.Errors = append(resp.Errors, failures...)
+}
+
+// newResponse builds the response for a finished request, with a new scan
+// id and the current time.
+func newResponse(req *core.Request) *core.StoqResponse {
+	results := make([]*core.PayloadResults, len(req.Payloads))
+	for i, p := range req.Payloads {
+		results[i] = p.Results
+	}
+	errs := req.Errors
+	if errs == nil {
+		errs = []core.Error{}
+	}
+	meta := req.RequestMeta
+	if meta == nil {
+		meta = core.NewRequestMeta()
+	}
+	return &core.StoqResponse{
+		Time:        time.Now().UTC().Format(core.TimeFormat),
+		Results:     results,
+		RequestMeta: meta,
+		Errors:      errs,
+		Decorators:  map[string]any{},
+		ScanID:      uuid.NewString(),
+	}
+}

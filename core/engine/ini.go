@@ -1,0 +1,40 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/stoq-go/stoq/core/v3/internal/configparser"
+)
+
+// INI is a parsed stoq.cfg in Python configparser syntax: section name →
+// key → value, section names and keys lowercased. [core] holds the
+// engine's settings, [NAME] the options of plugin NAME.
+type INI map[string]map[string]string
+
+// ParseINI parses configparser syntax: `key = value` and `key: value`,
+// empty values, whole-line `#` and `;` comments (a `#` or `;` inside a value
+// is kept), indented continuation lines, `%%` for `%`, case-insensitive
+// section names and keys. Keys of a [DEFAULT] section are visible in every
+// section, as in configparser.
+func ParseINI(data []byte) (INI, error) {
+	s, err := configparser.Parse(data)
+	return INI(s), err
+}
+
+// ReadINI reads and parses a configparser file; errors name the file.
+func ReadINI(path string) (INI, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := ParseINI(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return parsed, nil
+}
+
+// SplitList splits a comma-separated list as stoq.cfg writes them,
+// trimming items and dropping empty ones.
+func SplitList(s string) []string { return configparser.SplitList(s) }

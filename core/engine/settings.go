@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/internal/configparser"
+)
+
+// This file is the one place where the [core] settings are decided: which
+// keys exist, their defaults and valid ranges, and which source wins.
+//
+// Every setting is a stoq.cfg [core] key. Its value comes from the highest
+// of these layers that sets it (an empty value sets nothing):
+//
+//	command line   WithCommandLine (the stoq command's flags)
+//	options        WithSetting and the typed options (WithMaxRecursion, WithConnectors, ...)
+//	stoq.cfg       the [core] section of WithConfigFile / WithConfig
+//	program        WithDefault: a program's own defaults (the stoq command's spool folder)
+//	defaults       the table below
+//
+// "Unset" is the absence of the key in a layer, never a zero value, so
+// max_recursion = 0 means no extraction round wherever it is written.
+// plugin_dir_list is the exception that accumulates: the folders of every
+// layer are searched, highest layer first.
+
+// Settings are the engine's [core] settings as New resolved them: the
+// values the engine uses.
+type Settings struct {
+	MaxQueue               int           // max_queue: run-mode queue size (100)
+	ProviderConsumers      int           // provider_consumers: run-mode scanners (2)
+	MaxRecursion           int           // max_recursion: scan rounds (10); 0 runs no round
+	MaxRequiredWorkerDepth int           // max_required_worker_depth (10)
+	Concurrency            int           // max_concurrency: plugin calls in flight (2×GOMAXPROCS, at least 4)
+	DefaultTimeout         time.Duration // timeout: a plugin call's deadline when the plugin sets none (60 s)
+	PluginDirs             []string      // plugin_dir_list: folders of installed plugins
+	Providers              []string      // providers
+	SourceArchivers        []string      // source_archivers
+	DestArchivers          []string      // dest_archivers
+	Connectors             []string      // connectors
+	Dispatchers            []string      // dispatchers
+	Decorators             []string      // decorators
+	AlwaysDispatch         []string      // always_dispatch
+	SpoolDir               string        // spool_dir: where responses a connector failed to save wait
+	SpoolRetryInterval     time.Duration // spool_retry_interval: how often Run re-sends them (60 s)
+	LogDir                 string        // log_dir: also log to LOG_DIR/stoq.log
+	LogLevel               string        // log_level (info)
+	LogMaxBytes            int           // log_maxbytes (1500000)
+	LogBackupCount         int           // log_backup_count (5)
+	LogSyntax              string        // log_syntax: text or json
+}
+
+// Defaults of the [core] settings.
+const (
+	DefaultMaxQueue               = 100
+	DefaultProviderConsumers      = 2
+	DefaultMaxRecursion           = 10
+	DefaultMaxRequiredWorkerDepth = 10
+	DefaultPluginTimeout          = 60 * time.Second
+	DefaultSpoolRetryInterval     = 60 * time.Second
+	DefaultLogMaxBytes            = 1500000
+	DefaultLogBackupCount         = 5
+)
+
+// setting is one [core] key: its default as stoq.cfg would spell it, and
+// how a value is checked and stored.
+type setting struct {
+	key   string
+	def   string
+	apply func(s *Settings, value string) error // the error says what is wanted
+}
+
+// ignoredKeys are [core] keys that belong to other parts of stoq: they are
+// neither settings of the engine nor mistakes.
+var ignoredKeys = map[string]bool{
+	"plugin_repo": true, // the catalogue stoq install reads (cli)
+}
+
+// coreSettings is every [core] setting of the engine.
+var coreSettings = []setting{
+	intSetting("max_queue", DefaultMaxQueue, 1, 1_000_000, func(s *Settings) *int { return &s.MaxQueue }),
+	intSetting("provider_consumers", DefaultProviderConsumers, 1, 1024, func(s *Settings) *int { return &s.ProviderConsumers }),
+	intSetting("max_recursion", DefaultMaxRecursion, 0, 1000, func(s *Settings) *int { return &s.MaxRecursion }),
+	intSetting("max_required_worker_depth", DefaultMaxRequiredWorkerDepth, 0, 1000, func(s *Settings) *int { return &s.MaxRequiredWorkerDepth }),
+	intSetting("max_concurrency", defaultConcurrency(), 1, 4096, func(s *Settings) *int { return &s.Concurrency }),
+	durationSetting("timeout", DefaultPluginTimeout, 24*time.Hour, func(s *Settings) *time.Duration { return &s.DefaultTimeout }),
+	listSetting("providers", func(s *Settings) *[]string { return &s.Providers }),
+	listSetting("source_archivers", func(s *Settings) *[]string { return &s.SourceArchivers }),
+	listSetting("dest_archivers", func(s *Settings) *[]string { return &s.DestArchivers }),
+	listSetting("connectors", func(s *Settings) *[]string { return &s.Connectors }),
+	listSetting("dispatchers", func(s *Settings) *[]string { return &s.Dispatchers }),
+	listSetting("decorators", func(s *Settings) *[]string { return &s.Decorators }),
+	listSetting("always_dispatch", func(s *Settings) *[]string { return &s.AlwaysDispatch }),
+	stringSetting("spool_dir", func(s *Settings) *string { return &s.SpoolDir }),
+	durationSetting("spool_retry_interval", DefaultSpoolRetryInterval, 24*time.Hour, func(s *Settings) *time.Duration { return &s.SpoolRetryInterval }),
+	stringSetting("log_dir", func(s *Settings) *string { return &s.LogDir }),
+	{key: "log_level", def: "info", apply: func(s *Settings, v string) error {
+		if _, err := parseLevel(v); err != nil {
+			return err
+		}
+		s.LogLevel = strings.ToLower(strings.TrimSpace(v))
+		return nil
+	}},
+	intSetting("log_maxbytes", DefaultLogMaxBytes, 1, 1<<40, func(s *Settings) *int { return &s.LogMaxBytes }),
+	intSetting("log_backup_count", DefaultLogBackupCount, 0, 10_000, func(s *Settings) *int { return &s.LogBackupCount }),
+	{key: "log_syntax", def: "text", apply: func(s *Settings, v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v != "text" && v != "json" {
+			return fmt.Errorf("want text or json")
+		}
+		s.LogSyntax = v
+		return nil
+	}},
+}
+
+func intSetting(key string, def, lo, hi int, field func(*Settings) *int) setting {
+	return setting{key: key, def: strconv.Itoa(def), apply: func(s *Settings, v string) error {
+		n, err := configparser.ParseInt(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want an integer from %d to %d", lo, hi)
+		}
+		*field(s) = n
+		return nil
+	}}
+}
+
+func durationSetting(key string, def, most time.Duration, field func(*Settings) *time.Duration) setting {
+	return setting{key: key, def: strconv.FormatFloat(def.Seconds(), 'f', -1, 64), apply: func(s *Settings, v string) error {
+		d, ok := configparser.ParseDuration(v)
+		if !ok || d <= 0 || d > most {
+			return fmt.Errorf("want seconds or a duration such as 1m30s, more than 0 and at most %s", most)
+		}
+		*field(s) = d
+		return nil
+	}}
+}
+
+func listSetting(key string, field func(*Settings) *[]string) setting {
+	return setting{key: key, apply: func(s *Settings, v string) error {
+		names := configparser.SplitList(v)
+		for _, n := range names {
+			if !core.ValidPluginName(n) {
+				return fmt.Errorf("%q is not a plugin name (lowercase letters, digits, '_' and '-')", n)
+			}
+		}
+		*field(s) = slices.Compact(names)
+		return nil
+	}}
+}
+
+func stringSetting(key string, field func(*Settings) *string) setting {
+	return setting{key: key, apply: func(s *Settings, v string) error {
+		*field(s) = strings.TrimSpace(v)
+		return nil
+	}}
+}
+
+func defaultConcurrency() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
+// settingsLayer is one source of [core] values; describe names a key and
+// its (quoted) value as the user wrote them, for errors:
+// `--max-recursion "-1"`, `/etc/stoq.cfg: [core] max_queue = "12abc"`.
+type settingsLayer struct {
+	values   map[string]string
+	describe func(key, quotedValue string) string
+}
+
+// layerValues is a settings layer being built by options: list-valued keys
+// given twice accumulate, as the typed role options always have.
+type layerValues map[string]string
+
+func (l layerValues) set(key, value string) { l[key] = value }
+func (l layerValues) appendList(key string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	if old := l[key]; old != "" {
+		l[key] = old + "," + strings.Join(names, ",")
+		return
+	}
+	l[key] = strings.Join(names, ",")
+}
+
+// resolveSettings decides every [core] setting from layers, lowest
+// precedence first, and reports keys no one reads (returned as warnings:
+// a stoQ stoq.cfg may carry keys this engine does not have).
+func resolveSettings(layers []settingsLayer) (Settings, []string, error) {
+	var s Settings
+	known := map[string]bool{"plugin_dir_list": true}
+	for _, st := range coreSettings {
+		known[st.key] = true
+		value, from := st.def, -1
+		for i, l := range layers {
+			if v, ok := l.values[st.key]; ok && strings.TrimSpace(v) != "" {
+				value, from = v, i
+			}
+		}
+		if value == "" {
+			continue
+		}
+		if err := st.apply(&s, value); err != nil {
+			where := "default " + st.key + " = " + quote(value)
+			if from >= 0 {
+				where = layers[from].describe(st.key, quote(value))
+			}
+			return Settings{}, nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		s.PluginDirs = append(s.PluginDirs, configparser.SplitList(layers[i].values["plugin_dir_list"])...)
+	}
+	var warnings []string
+	for _, l := range layers {
+		for _, key := range slices.Sorted(maps.Keys(l.values)) {
+			if !known[key] && !ignoredKeys[key] {
+				warnings = append(warnings, l.describe(key, "")+": not a [core] setting of this stoq (ignored)")
+			}
+		}
+	}
+	return s, warnings, nil
+}
+
+// quote prints a value for an error message: quoted, with control bytes
+// and invalid UTF-8 escaped, and cut short, so that a binary file given as
+// stoq.cfg cannot write raw bytes to the terminal.
+func quote(v string) string {
+	const most = 80
+	if len(v) > most {
+		return strconv.QuoteToASCII(v[:most]) + "…"
+	}
+	return strconv.QuoteToASCII(v)
+}

@@ -1,0 +1,92 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrQueueClosed is returned by Queue.Put once the run that owns the queue
+// stopped accepting tasks.
+var ErrQueueClosed = errors.New("stoq: queue closed")
+
+// Task is one unit of run-mode work a Provider queues: exactly one of
+// Payload, Request or Archived is set. Archived maps a source archiver's name
+// to the metadata its Get loads the payload from, as stoQ's provider tasks.
+type Task struct {
+	Payload  *Payload
+	Request  *Request
+	Archived map[string]any
+}
+
+// Queue is the bounded queue between providers and the scanning consumers
+// of run mode (stoq.cfg max_queue). Put blocks while it is full, so a fast
+// provider is slowed to the pace of the scans.
+type Queue struct {
+	mu     sync.RWMutex
+	closed bool
+	ch     chan Task
+}
+
+// NewQueue returns a queue holding at most size tasks (at least 1).
+func NewQueue(size int) *Queue {
+	if size < 1 {
+		size = 1
+	}
+	return &Queue{ch: make(chan Task, size)}
+}
+
+// Put queues a task, waiting while the queue is full; it fails only when ctx
+// is done first.
+func (q *Queue) Put(ctx context.Context, t Task) error {
+	if t.Payload == nil && t.Request == nil && t.Archived == nil {
+		return errors.New("stoq: empty task")
+	}
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return ErrQueueClosed
+	}
+	select {
+	case q.ch <- t:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// PutPayload queues one payload.
+func (q *Queue) PutPayload(ctx context.Context, p *Payload) error {
+	return q.Put(ctx, Task{Payload: p})
+}
+
+// PutRequest queues a request of one or more payloads.
+func (q *Queue) PutRequest(ctx context.Context, r *Request) error {
+	return q.Put(ctx, Task{Request: r})
+}
+
+// PutArchived queues an archiver task: sourceArchiver's Get(meta) loads the
+// payload to scan.
+func (q *Queue) PutArchived(ctx context.Context, sourceArchiver string, meta any) error {
+	return q.Put(ctx, Task{Archived: map[string]any{sourceArchiver: meta}})
+}
+
+// The consumer side of the queue, for the engine that owns it and for test
+// kits (stoqtest.Ingest): providers only Put.
+
+// Close stops accepting tasks once every Put in progress has finished;
+// later Puts fail with ErrQueueClosed, and Tasks ends once drained.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+}
+
+// Tasks is the receiving side of the queue.
+func (q *Queue) Tasks() <-chan Task { return q.ch }
+
+// Len is the number of tasks waiting.
+func (q *Queue) Len() int { return len(q.ch) }
