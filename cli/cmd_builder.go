@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/cli/v3/builder"
+	"github.com/stoq-go/stoq/cli/v3/internal/builder"
 	"github.com/stoq-go/stoq/core/v3"
 )
 

@@ -21,6 +21,13 @@ import (
 // test plugins, and the real plugins/hash when the workspace has it. They
 // use the user's Go build cache, so only the first run is slow.
 
+// The workspace's folders, seen from this package's folder (cli/internal/builder).
+var (
+	workspaceRoot = filepath.Join("..", "..", "..")
+	workspaceCore = filepath.Join(workspaceRoot, "core")
+	workspaceCLI  = filepath.Join(workspaceRoot, "cli")
+)
+
 const testCoreRequire = "require github.com/stoq-go/stoq/core/v3 v3.0.0\n\nreplace github.com/stoq-go/stoq/core/v3 => ../../core\n"
 
 // testPlugin writes a worker plugin whose results say its version and
@@ -71,7 +78,7 @@ func testCatalog(t *testing.T, dir string) (hasHash bool) {
 	t.Helper()
 	r := newTestRepo(t, dir)
 	for _, m := range []string{"core", "cli"} {
-		copySources(t, filepath.Join("..", "..", m), filepath.Join(dir, m))
+		copySources(t, filepath.Join(workspaceRoot, m), filepath.Join(dir, m))
 	}
 	r.write(testPlugin("hello", "hello", "1.0.0", "3.0.0", "hello", ""))
 	r.commit("hello 1.0.0")
@@ -82,7 +89,7 @@ func testCatalog(t *testing.T, dir string) (hasHash bool) {
 	r.write(testPlugin("toonew", "toonew", "1.0.0", "99.0.0", "x", ""))
 	r.write(testPlugin("broken", "broken", "1.0.0", "3.0.0", "x", "\nvar _ int = \"not an int\"\n"))
 	r.write(testPlugin("evil", "../evil", "1.0.0", "3.0.0", "x", ""))
-	hash := filepath.Join("..", "..", "plugins", "hash")
+	hash := filepath.Join(workspaceRoot, "plugins", "hash")
 	if _, err := os.Stat(filepath.Join(hash, "hash.stoq")); err == nil {
 		if err := copyTree(hash, filepath.Join(dir, "plugins", "hash")); err != nil {
 			t.Fatal(err)

@@ -90,7 +90,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	out := filepath.Join(root, "out", "stoq")
 	var progress bytes.Buffer
 	res, err := Build(ctx, BuildOptions{
-		With: []Spec{spec}, CoreDir: "../../core", CLIDir: "..", Output: out, Environ: environ,
+		With: []Spec{spec}, CoreDir: workspaceCore, CLIDir: workspaceCLI, Output: out, Environ: environ,
 		Progress: NewProgress(&progress, false),
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Build(ctx, BuildOptions{With: []Spec{spec, local}, CoreDir: "../../core", CLIDir: "..", Output: filepath.Join(root, "out2", "stoq"), Environ: environ})
+	_, err = Build(ctx, BuildOptions{With: []Spec{spec, local}, CoreDir: workspaceCore, CLIDir: workspaceCLI, Output: filepath.Join(root, "out2", "stoq"), Environ: environ})
 	want := "plugin greetmod: asked for " + path + "@v1.2.0 but the build would use v1.3.0, required by plugin needsnew"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want %q", err, want)

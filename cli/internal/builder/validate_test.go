@@ -104,7 +104,7 @@ func TestReadCoreVersion(t *testing.T) {
 	if v, err := ReadCoreVersion(dir); err != nil || v != "3.2.1" {
 		t.Errorf("ReadCoreVersion = %q, %v", v, err)
 	}
-	if v, err := ReadCoreVersion("../../core"); err != nil || v == "" {
+	if v, err := ReadCoreVersion(workspaceCore); err != nil || v == "" {
 		t.Errorf("the workspace core: %q, %v", v, err)
 	}
 	empty := t.TempDir()
