@@ -337,7 +337,7 @@ func handoffTarget(env *Env, args []string, getenv func(string) string, executab
 	if sfi, err := os.Stat(self); err == nil && os.SameFile(sfi, fi) {
 		return "", false
 	}
-	info, err := builder.ReadHomeBuildInfo(env.Home)
+	info, err := builder.ReadHomeRecord(env.Home)
 	if err == nil && info.CoreVersion != core.Version {
 		fmt.Fprintf(env.Stderr, "stoq: %s was built for stoq %s and this is stoq %s: not using it (rebuild it with `stoq install --rebuild`)\n",
 			target, info.CoreVersion, core.Version)

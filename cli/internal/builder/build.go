@@ -56,11 +56,11 @@ func Build(ctx context.Context, opts BuildOptions) (*LinkResult, error) {
 	srcDir := filepath.Join(buildDir, "src")
 	p := opts.Progress
 
-	t, err := FindToolchain(ctx, opts.Environ)
+	t, err := findToolchain(ctx, opts.Environ)
 	if err != nil {
 		return nil, err
 	}
-	f, err := NewFetcher(p)
+	f, err := newFetcher(p)
 	if err != nil {
 		return nil, err
 	}
@@ -68,14 +68,14 @@ func Build(ctx context.Context, opts BuildOptions) (*LinkResult, error) {
 
 	in := buildInputs{Kind: KindBuild, CoreVersion: opts.CoreVersion}
 	var tree string
-	var treeOrigin Origin
+	var treeOrigin sourceOrigin
 	if opts.CoreDir == "" || opts.CLIDir == "" || opts.All {
-		if tree, treeOrigin, err = f.FetchCoreTree(ctx, opts.Catalog, opts.CoreVersion); err != nil {
+		if tree, treeOrigin, err = f.fetchCoreTree(ctx, opts.Catalog, opts.CoreVersion); err != nil {
 			return nil, fmt.Errorf("getting the core and cli sources: %w", err)
 		}
 		p.Printf("Using the stoq core and cli from %s", treeOrigin)
 	}
-	treeIsTemp := tree != "" && tree != opts.Catalog.Dir
+	treeIsTemp := tree != "" && tree != opts.Catalog.dir
 	// Sources that live in the fetcher's temporary folder are copied into
 	// the build folder, afresh each time.
 	if err := os.RemoveAll(srcDir); err != nil {
@@ -108,15 +108,15 @@ func Build(ctx context.Context, opts BuildOptions) (*LinkResult, error) {
 		}
 		return dir, nil
 	}
-	if in.CoreDir, err = pick(opts.CoreDir, "core", CoreModule); err != nil {
+	if in.CoreDir, err = pick(opts.CoreDir, "core", coreModule); err != nil {
 		return nil, err
 	}
-	if v, err := ReadCoreVersion(in.CoreDir); err != nil {
+	if v, err := readCoreVersion(in.CoreDir); err != nil {
 		return nil, err
 	} else if v != opts.CoreVersion {
 		p.Warnf("the core in %s is %s and this stoq is %s: plugins are checked against %s", in.CoreDir, v, opts.CoreVersion, opts.CoreVersion)
 	}
-	if in.CLIDir, err = pick(opts.CLIDir, "cli", CLIModule); err != nil {
+	if in.CLIDir, err = pick(opts.CLIDir, "cli", cliModule); err != nil {
 		return nil, err
 	}
 
@@ -156,7 +156,7 @@ func Build(ctx context.Context, opts BuildOptions) (*LinkResult, error) {
 
 // catalogPlugins validates every plugins/NAME folder of the catalogue tree
 // (folders with no .stoq manifest yet are skipped with a warning).
-func catalogPlugins(tree string, opts BuildOptions, origin Origin, temp bool, keep func(dir, name string) (string, error)) ([]link, error) {
+func catalogPlugins(tree string, opts BuildOptions, origin sourceOrigin, temp bool, keep func(dir, name string) (string, error)) ([]link, error) {
 	entries, err := os.ReadDir(filepath.Join(tree, "plugins"))
 	if err != nil {
 		return nil, fmt.Errorf("the catalogue %s: %w", opts.Catalog, err)
@@ -171,7 +171,7 @@ func catalogPlugins(tree string, opts BuildOptions, origin Origin, temp bool, ke
 			opts.Progress.Warnf("plugins/%s has no manifest (%s.stoq) yet: not linked", e.Name(), e.Name())
 			continue
 		}
-		plugin, err := Validate(dir, ValidateOptions{WantName: e.Name(), CoreVersion: opts.CoreVersion, Force: opts.Force})
+		plugin, err := validatePlugin(dir, validateOptions{WantName: e.Name(), CoreVersion: opts.CoreVersion, Force: opts.Force})
 		if err != nil {
 			return nil, fmt.Errorf("the catalogue's plugins/%s: %w", e.Name(), err)
 		}
@@ -184,33 +184,33 @@ func catalogPlugins(tree string, opts BuildOptions, origin Origin, temp bool, ke
 			}
 		}
 		o := origin
-		o.Spec = CatalogPrefix + plugin.Name
+		o.Spec = catalogPrefix + plugin.Name
 		out = append(out, link{Plugin: *plugin, Source: o.String()})
 	}
 	return out, nil
 }
 
 // withPlugin fetches and validates one --with plugin.
-func withPlugin(ctx context.Context, f *Fetcher, t *Toolchain, spec Spec, opts BuildOptions) (link, error) {
-	var fetched *Fetched
+func withPlugin(ctx context.Context, f *fetcher, t *toolchain, spec Spec, opts BuildOptions) (link, error) {
+	var fetched *fetchedPlugin
 	var modVersion string
 	var err error
-	if spec.Kind == FromModule {
-		fetched, modVersion, err = f.FetchModule(ctx, t, spec)
+	if spec.kind == fromModule {
+		fetched, modVersion, err = f.fetchModule(ctx, t, spec)
 	} else {
-		fetched, err = f.FetchPlugin(ctx, spec, opts.Catalog)
+		fetched, err = f.fetchPlugin(ctx, spec, opts.Catalog)
 	}
 	if err != nil {
 		return link{}, err
 	}
-	plugin, err := Validate(fetched.Dir, ValidateOptions{WantName: fetched.WantName, CoreVersion: opts.CoreVersion, Force: opts.Force})
+	plugin, err := validatePlugin(fetched.Dir, validateOptions{WantName: fetched.WantName, CoreVersion: opts.CoreVersion, Force: opts.Force})
 	if err != nil {
-		return link{}, fmt.Errorf("--with %s: %w", spec.Raw, err)
+		return link{}, fmt.Errorf("--with %s: %w", spec.raw, err)
 	}
-	if spec.Kind == FromModule && plugin.Module != spec.Module {
-		return link{}, fmt.Errorf("--with %s: its manifest names module %s", spec.Raw, plugin.Module)
+	if spec.kind == fromModule && plugin.Module != spec.module {
+		return link{}, fmt.Errorf("--with %s: its manifest names module %s", spec.raw, plugin.Module)
 	}
-	if err := t.Need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+	if err := t.need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
 		return link{}, err
 	}
 	for _, w := range plugin.Warnings {

@@ -8,10 +8,10 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-// Conflict is a module that the linked modules require at different
+// conflict is a module that the linked modules require at different
 // versions. Go builds with the highest (minimal version selection); when
 // that breaks a plugin, this says who wanted what.
-type Conflict struct {
+type conflict struct {
 	Module string
 	// Wants maps who (a plugin name, "core" or "cli") to the version its
 	// own requirements would select.
@@ -20,7 +20,7 @@ type Conflict struct {
 	Selected string
 }
 
-func (c Conflict) String() string {
+func (c conflict) String() string {
 	who := make([]string, 0, len(c.Wants))
 	for name := range c.Wants {
 		who = append(who, name)
@@ -41,7 +41,7 @@ func (c Conflict) String() string {
 // findConflicts reads `go mod graph` output and, for each root (a name for
 // a module path), the versions of every module its requirements reach; it
 // returns the modules that two roots reach at different versions.
-func findConflicts(graph string, roots map[string]string) []Conflict {
+func findConflicts(graph string, roots map[string]string) []conflict {
 	edges := map[string][]string{} // "path@version" or "path" → required "path@version"
 	nodesOf := map[string][]string{}
 	for _, line := range strings.Split(graph, "\n") {
@@ -68,7 +68,7 @@ func findConflicts(graph string, roots map[string]string) []Conflict {
 			seen[n] = true
 			for _, dep := range edges[n] {
 				p, v, ok := strings.Cut(dep, "@")
-				if !ok || p == CoreModule || p == CLIModule || isRoot(roots, p) || p == "go" || p == "toolchain" {
+				if !ok || p == coreModule || p == cliModule || isRoot(roots, p) || p == "go" || p == "toolchain" {
 					continue
 				}
 				if cur, ok := reach[p]; !ok || semver.Compare(v, cur) > 0 {
@@ -87,14 +87,14 @@ func findConflicts(graph string, roots map[string]string) []Conflict {
 			}
 		}
 	}
-	var out []Conflict
+	var out []conflict
 	for p, w := range wants {
 		distinct := map[string]bool{}
 		for _, v := range w {
 			distinct[v] = true
 		}
 		if len(distinct) > 1 {
-			out = append(out, Conflict{Module: p, Wants: w, Selected: selected[p]})
+			out = append(out, conflict{Module: p, Wants: w, Selected: selected[p]})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Module < out[j].Module })
@@ -106,7 +106,7 @@ func findConflicts(graph string, roots map[string]string) []Conflict {
 // where a root whose package failed (every root when no package is named)
 // requires the module directly at a version older than the one selected,
 // so it was built against an API it did not ask for.
-func relevantConflicts(conflicts []Conflict, graph, compilerOutput string, roots map[string]string) []Conflict {
+func relevantConflicts(conflicts []conflict, graph, compilerOutput string, roots map[string]string) []conflict {
 	var failing []string
 	for _, line := range strings.Split(compilerOutput, "\n") {
 		if pkg, ok := strings.CutPrefix(line, "# "); ok && pkg != "" {
@@ -141,7 +141,7 @@ func relevantConflicts(conflicts []Conflict, graph, compilerOutput string, roots
 		}
 		direct[from][p] = v
 	}
-	var out []Conflict
+	var out []conflict
 	for _, c := range conflicts {
 		relevant := false
 		for _, pkg := range failing {

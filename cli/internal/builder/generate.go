@@ -17,10 +17,10 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-// BuildInfo is what a generated binary records about itself (cli.SetBuildInfo
+// Record is what a generated binary records about itself (cli.SetBuildInfo
 // in its main package): how it was built and the plugins it links, so
 // `stoq version` names each with its version and source.
-type BuildInfo struct {
+type Record struct {
 	// Kind is KindInstall for $STOQ_HOME/bin/stoq, KindBuild for a
 	// `stoq build` binary.
 	Kind string `json:"kind"`
@@ -115,10 +115,10 @@ func generateGoMod(in buildInputs, goVersion string) ([]byte, error) {
 		}
 		return nil
 	}
-	if err := add(CoreModule, localVersion(CoreModule, in.CoreVersion), in.CoreDir); err != nil {
+	if err := add(coreModule, localVersion(coreModule, in.CoreVersion), in.CoreDir); err != nil {
 		return nil, err
 	}
-	if err := add(CLIModule, localVersion(CLIModule, in.CoreVersion), in.CLIDir); err != nil {
+	if err := add(cliModule, localVersion(cliModule, in.CoreVersion), in.CLIDir); err != nil {
 		return nil, err
 	}
 	for _, l := range in.Links {

@@ -12,9 +12,9 @@ import (
 	"strings"
 )
 
-// Toolchain is the Go toolchain that builds binaries: Go links plugins at
+// toolchain is the Go toolchain that builds binaries: Go links plugins at
 // build time, so installing one needs `go` on the machine.
-type Toolchain struct {
+type toolchain struct {
 	// Go is the go command's path; Version its version (go1.26.8).
 	Go      string
 	Version string
@@ -25,15 +25,15 @@ type Toolchain struct {
 	switching bool
 }
 
-// ErrNoGo is the error (wrapped) when no Go toolchain is found.
-var ErrNoGo = errors.New("no Go toolchain found")
+// errNoGo is the error (wrapped) when no Go toolchain is found.
+var errNoGo = errors.New("no Go toolchain found")
 
-// FindToolchain finds `go` on the PATH of environ (os.Environ() when nil),
+// findToolchain finds `go` on the PATH of environ (os.Environ() when nil),
 // then in $GOROOT/bin, and asks it its version. Go commands it runs get
 // environ with GOWORK=off (a go.work above the build folder, or an exported
 // GOWORK, would take over the generated module) and, unless the user chose
 // one, GOTOOLCHAIN=local (a build never downloads a toolchain by surprise).
-func FindToolchain(ctx context.Context, environ []string) (*Toolchain, error) {
+func findToolchain(ctx context.Context, environ []string) (*toolchain, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
@@ -47,9 +47,9 @@ func FindToolchain(ctx context.Context, environ []string) (*Toolchain, error) {
 	}
 	if goBin == "" {
 		return nil, fmt.Errorf("%w: building stoq with plugins needs Go (1.26 or newer) and `go` was not found on PATH: "+
-			"install it (https://go.dev/dl/ or your system's golang package), make sure `go version` works, and try again", ErrNoGo)
+			"install it (https://go.dev/dl/ or your system's golang package), make sure `go version` works, and try again", errNoGo)
 	}
-	t := &Toolchain{Go: goBin}
+	t := &toolchain{Go: goBin}
 	tc := getenvIn(environ, "GOTOOLCHAIN")
 	t.switching = tc != "" && tc != "local"
 	env := withoutVars(environ, "GOWORK", "GOTOOLCHAIN")
@@ -62,18 +62,18 @@ func FindToolchain(ctx context.Context, environ []string) (*Toolchain, error) {
 	t.environ = env
 	out, err := t.output(ctx, os.TempDir(), nil, "env", "GOVERSION")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s does not run: %v", ErrNoGo, goBin, err)
+		return nil, fmt.Errorf("%w: %s does not run: %v", errNoGo, goBin, err)
 	}
 	t.Version = strings.TrimSpace(string(out))
 	if !version.IsValid(t.Version) {
-		return nil, fmt.Errorf("%w: %s reports version %q", ErrNoGo, goBin, t.Version)
+		return nil, fmt.Errorf("%w: %s reports version %q", errNoGo, goBin, t.Version)
 	}
 	return t, nil
 }
 
-// Need checks that the toolchain can build a module whose go.mod says
+// need checks that the toolchain can build a module whose go.mod says
 // `go goVersion`; who names the module in the message.
-func (t *Toolchain) Need(goVersion, who string) error {
+func (t *toolchain) need(goVersion, who string) error {
 	if goVersion == "" || t.switching {
 		return nil
 	}
@@ -90,7 +90,7 @@ func (t *Toolchain) Need(goVersion, who string) error {
 
 // output runs go with args in dir, with extra variables added to the
 // environment; the error carries go's own message.
-func (t *Toolchain) output(ctx context.Context, dir string, extra []string, args ...string) ([]byte, error) {
+func (t *toolchain) output(ctx context.Context, dir string, extra []string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, t.Go, args...)
 	cmd.Dir = dir
 	cmd.Env = append(withoutVars(t.environ, varNames(extra)...), extra...)
@@ -104,33 +104,33 @@ func (t *Toolchain) output(ctx context.Context, dir string, extra []string, args
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), ctx.Err())
 		}
-		return nil, &GoError{Args: args, Output: msg, Err: err}
+		return nil, &goError{Args: args, Output: msg, Err: err}
 	}
 	return stdout.Bytes(), nil
 }
 
 // modEnv is the environment of the module commands in a build folder:
 // -mod=mod so go may complete go.sum, keeping the user's other GOFLAGS.
-func (t *Toolchain) modEnv() []string {
+func (t *toolchain) modEnv() []string {
 	flags := strings.TrimSpace(getenvIn(t.environ, "GOFLAGS") + " -mod=mod")
 	return []string{"GOFLAGS=" + flags}
 }
 
-// GoError is a go command that failed, with what it printed.
-type GoError struct {
+// goError is a go command that failed, with what it printed.
+type goError struct {
 	Args   []string
 	Output string
 	Err    error
 }
 
-func (e *GoError) Error() string {
+func (e *goError) Error() string {
 	if e.Output == "" {
 		return fmt.Sprintf("go %s: %v", strings.Join(e.Args, " "), e.Err)
 	}
 	return fmt.Sprintf("go %s failed:\n%s", strings.Join(e.Args, " "), e.Output)
 }
 
-func (e *GoError) Unwrap() error { return e.Err }
+func (e *goError) Unwrap() error { return e.Err }
 
 func getenvIn(environ []string, key string) string {
 	for i := len(environ) - 1; i >= 0; i-- {

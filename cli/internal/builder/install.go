@@ -62,7 +62,7 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 		opts.CoreVersion = core.Version
 	}
 	p := opts.Progress
-	h := Home{Dir: opts.Home}
+	h := stoqHome{Dir: opts.Home}
 	if err := os.MkdirAll(h.PluginsDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("stoq home %s: %w", h.Dir, err)
 	}
@@ -75,11 +75,11 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := FindToolchain(ctx, opts.Environ)
+	t, err := findToolchain(ctx, opts.Environ)
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing was installed", err)
 	}
-	f, err := NewFetcher(p)
+	f, err := newFetcher(p)
 	if err != nil {
 		return nil, err
 	}
@@ -95,12 +95,12 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 	next := st.clone()
 	var moves []func(tx *transaction) error
 
-	if !opts.Rebuild || opts.Spec.Kind != 0 {
+	if !opts.Rebuild || opts.Spec.kind != 0 {
 		plugin, fetched, err := fetchAndValidate(ctx, f, opts.Spec, opts.Catalog, opts.CoreVersion, opts.Force, p)
 		if err != nil {
 			return nil, err
 		}
-		if err := t.Need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+		if err := t.need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
 			return nil, fmt.Errorf("%w; nothing was installed", err)
 		}
 		installDir := opts.InstallDir
@@ -176,17 +176,17 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 }
 
 // fetchAndValidate fetches spec and validates it, printing its warnings.
-func fetchAndValidate(ctx context.Context, f *Fetcher, spec Spec, cat Catalog, coreVersion string, force bool, p *Progress) (*Plugin, *Fetched, error) {
-	if spec.Kind == FromModule {
-		return nil, nil, fmt.Errorf("%s: install takes stoq:NAME, OWNER/REPO, a git URL or a folder (MODULE@VERSION is for stoq build --with)", spec.Raw)
+func fetchAndValidate(ctx context.Context, f *fetcher, spec Spec, cat Catalog, coreVersion string, force bool, p *Progress) (*Plugin, *fetchedPlugin, error) {
+	if spec.kind == fromModule {
+		return nil, nil, fmt.Errorf("%s: install takes stoq:NAME, OWNER/REPO, a git URL or a folder (MODULE@VERSION is for stoq build --with)", spec.raw)
 	}
-	fetched, err := f.FetchPlugin(ctx, spec, cat)
+	fetched, err := f.fetchPlugin(ctx, spec, cat)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w; nothing was installed", err)
 	}
-	plugin, err := Validate(fetched.Dir, ValidateOptions{WantName: fetched.WantName, CoreVersion: coreVersion, Force: force})
+	plugin, err := validatePlugin(fetched.Dir, validateOptions{WantName: fetched.WantName, CoreVersion: coreVersion, Force: force})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w; nothing was installed", spec.Raw, err)
+		return nil, nil, fmt.Errorf("%s: %w; nothing was installed", spec.raw, err)
 	}
 	for _, w := range plugin.Warnings {
 		p.Warnf("%s", w)
@@ -198,10 +198,10 @@ func fetchAndValidate(ctx context.Context, f *Fetcher, spec Spec, cat Catalog, c
 // version) and the cli that builds link: sources already there are kept
 // unless --core-dir or --cli-dir is given or the core is another version;
 // new ones are copied beside them and moved into place by the transaction.
-func stageHomeSources(ctx context.Context, f *Fetcher, h Home, opts InstallOptions) (moves []func(*transaction) error, staged []string, err error) {
+func stageHomeSources(ctx context.Context, f *fetcher, h stoqHome, opts InstallOptions) (moves []func(*transaction) error, staged []string, err error) {
 	p := opts.Progress
 	haveCore := false
-	if v, err := ReadCoreVersion(h.CoreSrc()); err == nil && v == opts.CoreVersion {
+	if v, err := readCoreVersion(h.CoreSrc()); err == nil && v == opts.CoreVersion {
 		haveCore = true
 	}
 	_, cliErr := os.Stat(filepath.Join(h.CLISrc(), "go.mod"))
@@ -212,7 +212,7 @@ func stageHomeSources(ctx context.Context, f *Fetcher, h Home, opts InstallOptio
 	}
 	var tree string
 	if (needCore && opts.CoreDir == "") || (needCLI && opts.CLIDir == "") {
-		root, origin, err := f.FetchCoreTree(ctx, opts.Catalog, opts.CoreVersion)
+		root, origin, err := f.fetchCoreTree(ctx, opts.Catalog, opts.CoreVersion)
 		if err != nil {
 			return nil, nil, fmt.Errorf("getting the core and cli sources: %w; nothing was installed", err)
 		}
@@ -227,19 +227,19 @@ func stageHomeSources(ctx context.Context, f *Fetcher, h Home, opts InstallOptio
 		from := opts.CoreDir
 		if from == "" {
 			from = filepath.Join(tree, "core")
-		} else if v, err := ReadCoreVersion(from); err != nil {
+		} else if v, err := readCoreVersion(from); err != nil {
 			return nil, nil, fmt.Errorf("--core-dir %s: %w", from, err)
 		} else if v != opts.CoreVersion {
 			p.Warnf("--core-dir %s is core %s and this stoq is %s: plugins are checked against %s", from, v, opts.CoreVersion, opts.CoreVersion)
 		}
-		sources = append(sources, source{"core", CoreModule, from, h.CoreSrc()})
+		sources = append(sources, source{"core", coreModule, from, h.CoreSrc()})
 	}
 	if needCLI {
 		from := opts.CLIDir
 		if from == "" {
 			from = filepath.Join(tree, "cli")
 		}
-		sources = append(sources, source{"cli", CLIModule, from, h.CLISrc()})
+		sources = append(sources, source{"cli", cliModule, from, h.CLISrc()})
 	}
 	for _, s := range sources {
 		if _, err := checkModuleDir(s.from, s.module); err != nil {
@@ -267,7 +267,7 @@ func stageHomeSources(ctx context.Context, f *Fetcher, h Home, opts InstallOptio
 // commitHomeBuild applies moves, builds $STOQ_HOME/bin/stoq with the
 // plugins of next and saves next; on any failure the moves are undone and
 // the error says that nothing changed.
-func commitHomeBuild(ctx context.Context, h Home, t *Toolchain, next *installState, moves []func(*transaction) error, coreVersion string, p *Progress) (*LinkResult, error) {
+func commitHomeBuild(ctx context.Context, h stoqHome, t *toolchain, next *installState, moves []func(*transaction) error, coreVersion string, p *Progress) (*LinkResult, error) {
 	in := buildInputs{Kind: KindInstall, CoreDir: h.CoreSrc(), CLIDir: h.CLISrc(), CoreVersion: coreVersion}
 	for _, ip := range next.sorted() {
 		in.Links = append(in.Links, link{Plugin: Plugin{Name: ip.Name, Version: ip.Version, Module: ip.Module, Dir: ip.Dir}, Source: ip.Source})
@@ -303,7 +303,7 @@ func commitHomeBuild(ctx context.Context, h Home, t *Toolchain, next *installSta
 			}
 		}
 		p.Printf("No plugins are installed any more: removed %s (the stoq on your PATH runs itself again)", h.Binary())
-		res = &LinkResult{Output: h.Binary(), BuildDir: h.BuildDir(), Info: BuildInfo{Kind: KindInstall, CoreVersion: coreVersion}}
+		res = &LinkResult{Output: h.Binary(), BuildDir: h.BuildDir(), Info: Record{Kind: KindInstall, CoreVersion: coreVersion}}
 	} else {
 		var err error
 		res, err = linkBinary(ctx, linkRequest{
@@ -348,7 +348,7 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*InstalledPlugin, *L
 	if opts.CoreVersion == "" {
 		opts.CoreVersion = core.Version
 	}
-	h := Home{Dir: opts.Home}
+	h := stoqHome{Dir: opts.Home}
 	if _, err := os.Stat(h.Dir); err != nil {
 		return nil, nil, fmt.Errorf("plugin %s is not installed (no stoq home %s)", opts.Name, h.Dir)
 	}
@@ -383,7 +383,7 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*InstalledPlugin, *L
 	delete(next.Plugins, ip.Name)
 	moves := []func(*transaction) error{func(tx *transaction) error { return tx.moveAside(ip.Dir) }}
 
-	var t *Toolchain
+	var t *toolchain
 	var staged []string
 	defer func() {
 		for _, s := range staged {
@@ -391,10 +391,10 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*InstalledPlugin, *L
 		}
 	}()
 	if len(next.Plugins) > 0 {
-		if t, err = FindToolchain(ctx, opts.Environ); err != nil {
+		if t, err = findToolchain(ctx, opts.Environ); err != nil {
 			return nil, nil, fmt.Errorf("%w; nothing was removed", err)
 		}
-		f, err := NewFetcher(opts.Progress)
+		f, err := newFetcher(opts.Progress)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -416,15 +416,15 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*InstalledPlugin, *L
 	return &ip, res, nil
 }
 
-// ReadHomeBuildInfo reads the record of $STOQ_HOME/bin/stoq's build.
-func ReadHomeBuildInfo(home string) (BuildInfo, error) {
-	var info BuildInfo
-	data, err := os.ReadFile(filepath.Join(Home{home}.BuildDir(), "buildinfo.json"))
+// ReadHomeRecord reads the record of $STOQ_HOME/bin/stoq's build.
+func ReadHomeRecord(home string) (Record, error) {
+	var info Record
+	data, err := os.ReadFile(filepath.Join(stoqHome{home}.BuildDir(), "buildinfo.json"))
 	if err != nil {
 		return info, err
 	}
 	if err := json.Unmarshal(data, &info); err != nil {
-		return info, fmt.Errorf("%s: %w", filepath.Join(Home{home}.BuildDir(), "buildinfo.json"), err)
+		return info, fmt.Errorf("%s: %w", filepath.Join(stoqHome{home}.BuildDir(), "buildinfo.json"), err)
 	}
 	return info, nil
 }

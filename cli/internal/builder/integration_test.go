@@ -130,12 +130,12 @@ func copySources(t *testing.T, src, dst string) {
 
 // testEnviron is the environment of go commands and binaries in tests.
 func testEnviron(home string) []string {
-	env := withoutVars(os.Environ(), HandoffEnv, "STOQ_HOME", "STOQ_CATALOG")
+	env := withoutVars(os.Environ(), handoffEnv, "STOQ_HOME", "STOQ_CATALOG")
 	return append(env, "STOQ_HOME="+home)
 }
 
-// HandoffEnv mirrors cli.HandoffEnvVar (the cli package imports this one).
-const HandoffEnv = "STOQ_HANDOFF"
+// handoffEnv mirrors cli.HandoffEnvVar (the cli package imports this one).
+const handoffEnv = "STOQ_HANDOFF"
 
 func runBinary(t *testing.T, bin string, environ []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
@@ -184,7 +184,7 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds stoq binaries (seconds warm, minutes with an empty build cache)")
 	}
-	if _, err := FindToolchain(context.Background(), nil); err != nil {
+	if _, err := findToolchain(context.Background(), nil); err != nil {
 		t.Skip(err)
 	}
 	ctx := context.Background()
@@ -197,15 +197,15 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 	hasHash := testCatalog(t, catDir)
 	home := filepath.Join(root, "home")
 	environ := testEnviron(home)
-	fileCat, err := NewCatalog("file://"+catDir, "test", "")
+	fileCat, err := newCatalog("file://"+catDir, "test", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirCat, err := NewCatalog(catDir, "test", "")
+	dirCat, err := newCatalog(catDir, "test", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := Home{Dir: home}
+	h := stoqHome{Dir: home}
 	var progress bytes.Buffer
 	install := func(spec string, cat Catalog, upgrade bool) (*InstallResult, error) {
 		s, err := ParseInstallSpec(spec, !filepath.IsAbs(spec))
@@ -241,11 +241,11 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if !strings.Contains(string(gomod), "example.org/stoqtest/hello => "+res.Dir) {
 			t.Errorf("the kept go.mod does not replace hello:\n%s", gomod)
 		}
-		installed, err := Installed(home)
+		installed, err := listInstalled(home)
 		if err != nil || len(installed) != 1 || !strings.Contains(installed[0].Source, "tag plugins/hello/v1.0.0") {
 			t.Errorf("installed %+v, %v", installed, err)
 		}
-		info, err := ReadHomeBuildInfo(home)
+		info, err := ReadHomeRecord(home)
 		if err != nil || info.Kind != KindInstall || len(info.Plugins) != 1 || info.Plugins[0].Version != "1.0.0" {
 			t.Errorf("build info %+v, %v", info, err)
 		}
@@ -343,7 +343,7 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if got := scanWith(t, h.Binary(), environ, "hello"); got["version"] != "1.0.0" {
 			t.Errorf("the old binary does not scan: %v", got)
 		}
-		if installed, _ := Installed(home); len(installed) != 1 {
+		if installed, _ := listInstalled(home); len(installed) != 1 {
 			t.Errorf("installed %+v", installed)
 		}
 	})
@@ -383,7 +383,7 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 
 	t.Run("the stoq on PATH hands off to $STOQ_HOME/bin/stoq", func(t *testing.T) {
 		stock := filepath.Join(root, "stock", "stoq")
-		tc, err := FindToolchain(ctx, environ)
+		tc, err := findToolchain(ctx, environ)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,9 +394,9 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if err != nil || !strings.Contains(out, "hello") {
 			t.Errorf("stock stoq did not hand off: %v\n%s%s", err, out, errOut)
 		}
-		out, _, _ = runBinary(t, stock, append(environ, HandoffEnv+"=1"), "version")
+		out, _, _ = runBinary(t, stock, append(environ, handoffEnv+"=1"), "version")
 		if strings.Contains(out, "hello") {
-			t.Errorf("with %s=1 the stock stoq still handed off:\n%s", HandoffEnv, out)
+			t.Errorf("with %s=1 the stock stoq still handed off:\n%s", handoffEnv, out)
 		}
 	})
 
@@ -491,7 +491,7 @@ func TestInstallWithoutGoChangesNothing(t *testing.T) {
 	_, err = Install(context.Background(), InstallOptions{
 		Home: home, Spec: spec, Environ: []string{"PATH=" + t.TempDir(), "HOME=" + home},
 	})
-	if !errors.Is(err, ErrNoGo) || !strings.Contains(err.Error(), "nothing was installed") {
+	if !errors.Is(err, errNoGo) || !strings.Contains(err.Error(), "nothing was installed") {
 		t.Fatalf("err = %v", err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(home, "plugins"))
@@ -506,7 +506,7 @@ func TestInstallWithoutGoChangesNothing(t *testing.T) {
 }
 
 func TestInstallRefusesAPluginNeedingANewerGo(t *testing.T) {
-	if _, err := FindToolchain(context.Background(), nil); err != nil {
+	if _, err := findToolchain(context.Background(), nil); err != nil {
 		t.Skip(err)
 	}
 	home := filepath.Join(t.TempDir(), "home")

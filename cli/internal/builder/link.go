@@ -26,7 +26,7 @@ type linkRequest struct {
 	// RestoreOnFailure puts the previous generated files back when the build
 	// fails, so BuildDir keeps describing the binary that is in place.
 	RestoreOnFailure bool
-	Toolchain        *Toolchain
+	Toolchain        *toolchain
 	Progress         *Progress
 }
 
@@ -37,7 +37,7 @@ type LinkResult struct {
 	Rebuilt  bool
 	Output   string
 	BuildDir string
-	Info     BuildInfo
+	Info     Record
 }
 
 // buildFiles are the files of a build folder that describe its binary.
@@ -58,7 +58,7 @@ func linkBinary(ctx context.Context, req linkRequest) (*LinkResult, error) {
 		return nil, err
 	}
 	sort.Slice(req.Links, func(i, j int) bool { return req.Links[i].Name < req.Links[j].Name })
-	info := BuildInfo{Kind: req.Kind, CoreVersion: req.CoreVersion, GoVersion: t.Version}
+	info := Record{Kind: req.Kind, CoreVersion: req.CoreVersion, GoVersion: t.Version}
 	for _, l := range req.Links {
 		info.Plugins = append(info.Plugins, LinkedPlugin{Name: l.Name, Version: l.Version, Module: l.Module, Source: l.Source})
 	}
@@ -176,16 +176,16 @@ func goLineOf(dir string) (string, error) {
 
 // checkToolchain refuses a toolchain older than a module's go line, before
 // anything is changed.
-func checkToolchain(t *Toolchain, in buildInputs) error {
+func checkToolchain(t *toolchain, in buildInputs) error {
 	for _, m := range []struct{ dir, who string }{{in.CoreDir, "the stoq core"}, {in.CLIDir, "the stoq cli"}} {
 		if v, err := goLineOf(m.dir); err == nil {
-			if err := t.Need(v, m.who); err != nil {
+			if err := t.need(v, m.who); err != nil {
 				return err
 			}
 		}
 	}
 	for _, l := range in.Links {
-		if err := t.Need(l.GoVersion, "plugin "+l.Name); err != nil {
+		if err := t.need(l.GoVersion, "plugin "+l.Name); err != nil {
 			return err
 		}
 	}
@@ -195,7 +195,7 @@ func checkToolchain(t *Toolchain, in buildInputs) error {
 // computeFingerprint sums what the binary is made of: the toolchain and
 // the environment that changes code generation, the output, the build
 // record, and the content of every local source folder.
-func computeFingerprint(req linkRequest, t *Toolchain) (string, error) {
+func computeFingerprint(req linkRequest, t *toolchain) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "stoq builder 1\ngo %s\noutput %s\nkind %s\ncore %s\n", t.Version, req.Output, req.Kind, req.CoreVersion)
 	for _, key := range []string{"GOOS", "GOARCH", "CGO_ENABLED", "GOFLAGS", "GOEXPERIMENT", "GOAMD64", "CC", "CGO_CFLAGS", "CGO_LDFLAGS"} {
@@ -232,8 +232,8 @@ type listedModule struct {
 // asked: core and cli from their folders (the core pinned at the running
 // version, whatever a plugin requires), each local plugin from its folder
 // and each published plugin at the version asked for.
-func verifyResolved(ctx context.Context, t *Toolchain, req linkRequest) error {
-	args := []string{"list", "-m", "-json", CoreModule, CLIModule}
+func verifyResolved(ctx context.Context, t *toolchain, req linkRequest) error {
+	args := []string{"list", "-m", "-json", coreModule, cliModule}
 	for _, l := range req.Links {
 		args = append(args, l.Module)
 	}
@@ -259,10 +259,10 @@ func verifyResolved(ctx context.Context, t *Toolchain, req linkRequest) error {
 		}
 		return nil
 	}
-	if err := wantDir(CoreModule, req.CoreDir, "the core"); err != nil {
+	if err := wantDir(coreModule, req.CoreDir, "the core"); err != nil {
 		return err
 	}
-	if err := wantDir(CLIModule, req.CLIDir, "the cli"); err != nil {
+	if err := wantDir(cliModule, req.CLIDir, "the cli"); err != nil {
 		return err
 	}
 	var mismatches []string
@@ -286,7 +286,7 @@ func verifyResolved(ctx context.Context, t *Toolchain, req linkRequest) error {
 
 // requiredBy names the modules that require path at version, from go mod
 // graph (", required by X, Y"), or "" when it cannot tell.
-func requiredBy(ctx context.Context, t *Toolchain, req linkRequest, path, version string) string {
+func requiredBy(ctx context.Context, t *toolchain, req linkRequest, path, version string) string {
 	out, err := t.output(ctx, req.BuildDir, t.modEnv(), "mod", "graph")
 	if err != nil {
 		return ""
@@ -313,7 +313,7 @@ func requiredBy(ctx context.Context, t *Toolchain, req linkRequest, path, versio
 }
 
 func moduleNames(req linkRequest) map[string]string {
-	names := map[string]string{CoreModule: "core", CLIModule: "cli"}
+	names := map[string]string{coreModule: "core", cliModule: "cli"}
 	for _, l := range req.Links {
 		names[l.Module] = "plugin " + l.Name
 	}
@@ -323,9 +323,9 @@ func moduleNames(req linkRequest) map[string]string {
 // explainBuildFailure adds to go build's message the modules that the
 // linked modules want at different versions, the usual cause of a build
 // that breaks only when plugins are combined.
-func explainBuildFailure(ctx context.Context, t *Toolchain, req linkRequest, buildErr error) error {
+func explainBuildFailure(ctx context.Context, t *toolchain, req linkRequest, buildErr error) error {
 	msg := buildErr.Error()
-	var ge *GoError
+	var ge *goError
 	if errors.As(buildErr, &ge) {
 		msg = ge.Output
 	}

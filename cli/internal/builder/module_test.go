@@ -45,7 +45,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 		t.Skip("builds a stoq binary")
 	}
 	ctx := context.Background()
-	if _, err := FindToolchain(ctx, nil); err != nil {
+	if _, err := findToolchain(ctx, nil); err != nil {
 		t.Skip(err)
 	}
 	root := t.TempDir()
@@ -67,7 +67,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	}
 
 	home := filepath.Join(root, "home")
-	tc, err := FindToolchain(ctx, nil)
+	tc, err := findToolchain(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

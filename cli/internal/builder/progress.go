@@ -10,32 +10,32 @@ import (
 // Progress reports what a long operation is doing, one line per step with
 // how long it took. A nil *Progress, or one with Quiet set, prints nothing.
 type Progress struct {
-	W     io.Writer
-	Quiet bool
+	w     io.Writer
+	quiet bool
 	mu    sync.Mutex
 }
 
 // NewProgress reports to w unless quiet.
-func NewProgress(w io.Writer, quiet bool) *Progress { return &Progress{W: w, Quiet: quiet} }
+func NewProgress(w io.Writer, quiet bool) *Progress { return &Progress{w: w, quiet: quiet} }
 
 // Printf prints one line of progress.
 func (p *Progress) Printf(format string, args ...any) {
-	if p == nil || p.Quiet || p.W == nil {
+	if p == nil || p.quiet || p.w == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, format+"\n", args...)
+	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
 // Warnf prints a warning; warnings show even when quiet.
 func (p *Progress) Warnf(format string, args ...any) {
-	if p == nil || p.W == nil {
+	if p == nil || p.w == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, "warning: "+format+"\n", args...)
+	fmt.Fprintf(p.w, "warning: "+format+"\n", args...)
 }
 
 // Step announces a step; the returned func reports its end and how long it
@@ -46,7 +46,7 @@ func (p *Progress) Step(what string, every time.Duration) (done func(err error))
 	p.Printf("%s ...", what)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	if every > 0 && p != nil && !p.Quiet {
+	if every > 0 && p != nil && !p.quiet {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

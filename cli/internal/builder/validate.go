@@ -32,8 +32,8 @@ type Plugin struct {
 	Warnings []string
 }
 
-// ValidateOptions tunes Validate.
-type ValidateOptions struct {
+// validateOptions tunes Validate.
+type validateOptions struct {
 	// WantName is the name the plugin must have: the requested stoq:NAME or
 	// the folder's name. Empty accepts any (safe) name.
 	WantName string
@@ -44,12 +44,12 @@ type ValidateOptions struct {
 	Force bool
 }
 
-// Validate checks the plugin folder dir before anything is installed: one
-// NAME.stoq manifest with every required field (core.Manifest.Validate),
+// validatePlugin checks the plugin folder dir before anything is installed: one
+// NAME.stoq manifest with every required field (core.Manifest.validatePlugin),
 // a safe Name matching WantName and the manifest's file name, a semver
 // Version, a min_stoq_version the running core meets, a go.mod whose module
 // path is the manifest's Module, and a Go package at the module root.
-func Validate(dir string, opts ValidateOptions) (*Plugin, error) {
+func validatePlugin(dir string, opts validateOptions) (*Plugin, error) {
 	if opts.CoreVersion == "" {
 		opts.CoreVersion = core.Version
 	}
@@ -99,7 +99,7 @@ func Validate(dir string, opts ValidateOptions) (*Plugin, error) {
 		p.GoVersion = mf.Go.Version
 	}
 	for _, r := range mf.Replace {
-		if r.Old.Path != CoreModule {
+		if r.Old.Path != coreModule {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("plugin %s: its go.mod replaces %s => %s; builds ignore a plugin's replace directives",
 				m.Name, r.Old.Path, r.New.Path))
 		}
@@ -178,15 +178,15 @@ func CheckMinStoqVersion(minVersion, running string) error {
 	return nil
 }
 
-// CoreModule and CLIModule are the module paths every build links.
+// coreModule and cliModule are the module paths every build links.
 const (
-	CoreModule = "github.com/stoq-go/stoq/core/v3"
-	CLIModule  = "github.com/stoq-go/stoq/cli/v3"
+	coreModule = "github.com/stoq-go/stoq/core/v3"
+	cliModule  = "github.com/stoq-go/stoq/cli/v3"
 )
 
-// ReadCoreVersion reads the core Version constant from the core sources in
+// readCoreVersion reads the core Version constant from the core sources in
 // dir, the version a build of them reports and checks plugins against.
-func ReadCoreVersion(dir string) (string, error) {
+func readCoreVersion(dir string) (string, error) {
 	fset := token.NewFileSet()
 	entries, err := os.ReadDir(dir)
 	if err != nil {

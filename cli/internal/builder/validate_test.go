@@ -26,18 +26,18 @@ func TestValidate(t *testing.T) {
 	tests := []struct {
 		name  string
 		files map[string]string
-		opts  ValidateOptions
+		opts  validateOptions
 		err   string
 		warn  string
 	}{
-		{name: "valid", files: pluginFiles("hello", mod, "1.2.0", "3.0.0"), opts: ValidateOptions{WantName: "hello"}},
-		{name: "constraint met", files: pluginFiles("hello", mod, "1.2.0", ">= 3.0, < 4"), opts: ValidateOptions{CoreVersion: "3.4.1"}},
+		{name: "valid", files: pluginFiles("hello", mod, "1.2.0", "3.0.0"), opts: validateOptions{WantName: "hello"}},
+		{name: "constraint met", files: pluginFiles("hello", mod, "1.2.0", ">= 3.0, < 4"), opts: validateOptions{CoreVersion: "3.4.1"}},
 		{name: "too new", files: pluginFiles("hello", mod, "1.2.0", "99.0.0"), err: "needs stoq >= 99.0.0 (min_stoq_version = 99.0.0) and this stoq is 3.0.0"},
-		{name: "too new, forced", files: pluginFiles("hello", mod, "1.2.0", "99.0.0"), opts: ValidateOptions{Force: true}, warn: "--force"},
+		{name: "too new, forced", files: pluginFiles("hello", mod, "1.2.0", "99.0.0"), opts: validateOptions{Force: true}, warn: "--force"},
 		{name: "constraint unmet", files: pluginFiles("hello", mod, "1.2.0", "< 3"), err: "this stoq is 3.0.0"},
 		{name: "bad constraint", files: pluginFiles("hello", mod, "1.2.0", "soon"), err: "neither a version nor"},
 		{name: "unsafe name", files: map[string]string{"evil.stoq": manifestText("../evil", mod, "1.0.0", "3.0.0"), "go.mod": "module " + mod + "\n", "e.go": "package e"}, err: "not a safe plugin name"},
-		{name: "wrong name", files: pluginFiles("hello", mod, "1.0.0", "3.0.0"), opts: ValidateOptions{WantName: "other"}, err: `expected "other"`},
+		{name: "wrong name", files: pluginFiles("hello", mod, "1.0.0", "3.0.0"), opts: validateOptions{WantName: "other"}, err: `expected "other"`},
 		{name: "file name differs", files: map[string]string{"a.stoq": manifestText("hello", mod, "1.0.0", "3.0.0"), "go.mod": "module " + mod + "\n", "a.go": "package a"}, err: "NAME.stoq"},
 		{name: "not semver", files: pluginFiles("hello", mod, "1.0", "3.0.0"), err: "not a semantic version"},
 		{name: "missing fields", files: map[string]string{"hello.stoq": "[Core]\nName = hello\n", "go.mod": "module x\n"}, err: "missing [Core] Module"},
@@ -52,7 +52,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
-			p, err := Validate(dir, tt.opts)
+			p, err := validatePlugin(dir, tt.opts)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -101,15 +101,15 @@ func TestReadCoreVersion(t *testing.T) {
 		"version.go": "package core\n\n// Version is it.\nconst Version = \"3.2.1\"\n",
 		"x_test.go":  "package core\nconst Version = \"0.0.1\"\n",
 	})
-	if v, err := ReadCoreVersion(dir); err != nil || v != "3.2.1" {
+	if v, err := readCoreVersion(dir); err != nil || v != "3.2.1" {
 		t.Errorf("ReadCoreVersion = %q, %v", v, err)
 	}
-	if v, err := ReadCoreVersion(workspaceCore); err != nil || v == "" {
+	if v, err := readCoreVersion(workspaceCore); err != nil || v == "" {
 		t.Errorf("the workspace core: %q, %v", v, err)
 	}
 	empty := t.TempDir()
 	writeFiles(t, empty, map[string]string{"a.go": "package a\n"})
-	if _, err := ReadCoreVersion(empty); err == nil {
+	if _, err := readCoreVersion(empty); err == nil {
 		t.Error("a folder with no Version constant was read as a core")
 	}
 	os.Remove(filepath.Join(empty, "a.go"))
