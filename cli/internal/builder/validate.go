@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/mod/modfile"
 )
@@ -71,8 +70,7 @@ func validatePlugin(dir string, opts validateOptions) (*Plugin, error) {
 		return nil, fmt.Errorf("manifest %s: [Core] Name is %q, expected %q", manifestPath, m.Name, opts.WantName)
 	}
 	p := &Plugin{Name: m.Name, Version: strings.TrimPrefix(m.Version, "v"), Module: m.Module, Dir: dir, Manifest: m}
-	if err := CheckMinStoqVersion(m.MinStoqVersion, opts.CoreVersion); err != nil {
-		err = fmt.Errorf("plugin %s %s: %w", m.Name, p.Version, err)
+	if err := m.CheckMinStoqVersion(opts.CoreVersion); err != nil {
 		if !opts.Force {
 			return nil, fmt.Errorf("%w (install a version of the plugin made for stoq %s, upgrade stoq, or pass --force to try anyway)", err, opts.CoreVersion)
 		}
@@ -150,32 +148,6 @@ func hasGoPackage(dir string) bool {
 		}
 	}
 	return false
-}
-
-// CheckMinStoqVersion checks a manifest's min_stoq_version against the
-// running core version: a version (3.0.0) means "this or newer", anything
-// else is a semver constraint (">= 3.0, < 4"). The error gives both.
-func CheckMinStoqVersion(minVersion, running string) error {
-	minVersion = strings.TrimSpace(minVersion)
-	if minVersion == "" {
-		return fmt.Errorf("min_stoq_version is not set")
-	}
-	constraint := minVersion
-	if _, err := semver.NewVersion(minVersion); err == nil {
-		constraint = ">= " + minVersion
-	}
-	c, err := semver.NewConstraint(constraint)
-	if err != nil {
-		return fmt.Errorf("min_stoq_version %q is neither a version nor a version constraint: %v", minVersion, err)
-	}
-	v, err := semver.NewVersion(running)
-	if err != nil {
-		return fmt.Errorf("stoq version %q: %w", running, err)
-	}
-	if !c.Check(v) {
-		return fmt.Errorf("it needs stoq %s (min_stoq_version = %s) and this stoq is %s", constraint, minVersion, running)
-	}
-	return nil
 }
 
 // coreModule and cliModule are the module paths every build links.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func manifestText(name, module, version, minStoq string) string {
@@ -75,6 +77,9 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestCheckMinStoqVersion pins the rule validatePlugin relies on (core's
+// Manifest.CheckMinStoqVersion): a version means "this or newer", anything
+// else is a constraint, and the message gives the running version.
 func TestCheckMinStoqVersion(t *testing.T) {
 	tests := []struct {
 		min, running string
@@ -85,9 +90,9 @@ func TestCheckMinStoqVersion(t *testing.T) {
 		{">=3.0.0, <4.0.0", "4.0.0", false}, {"", "3.0.0", false}, {"three", "3.0.0", false},
 	}
 	for _, tt := range tests {
-		err := CheckMinStoqVersion(tt.min, tt.running)
+		err := (&core.Manifest{Name: "hello", MinStoqVersion: tt.min}).CheckMinStoqVersion(tt.running)
 		if (err == nil) != tt.ok {
-			t.Errorf("CheckMinStoqVersion(%q, %q) = %v, want ok=%v", tt.min, tt.running, err, tt.ok)
+			t.Errorf("CheckMinStoqVersion(%q) with stoq %q = %v, want ok=%v", tt.min, tt.running, err, tt.ok)
 		}
 		if err != nil && tt.min != "" && !strings.Contains(err.Error(), tt.running) && !strings.Contains(err.Error(), "neither") {
 			t.Errorf("message %q does not give the running version", err)
