@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/stoq-go/stoq/core/v3"
 )
 
 // DefaultCatalog is the catalogue stoq:NAME refers to when none is
@@ -56,7 +54,7 @@ func ResolveCatalog(flag string, getenv func(string) string, configFile string) 
 		return newCatalog(v, "$"+CatalogEnvVar, "")
 	}
 	if configFile != "" {
-		cfg, err := core.ReadINI(configFile)
+		cfg, err := readINI(configFile)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:
@@ -99,10 +97,6 @@ func newCatalog(location, from, base string) (Catalog, error) {
 
 // pluginDir is the folder of plugin name inside the catalogue.
 func pluginDir(name string) string { return "plugins/" + name }
-
-// pluginTagPrefix is the prefix of the plugin's release tags in the
-// catalogue (Go's multi-module tags: plugins/NAME/v3.1.0).
-func pluginTagPrefix(name string) string { return "plugins/" + name + "/" }
 
 // coreTag is the catalogue tag of the core release version.
 func coreTag(version string) string { return "core/v" + strings.TrimPrefix(version, "v") }

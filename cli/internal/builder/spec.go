@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/stoq-go/stoq/core/v3"
 )
 
 // specKind says where a plugin comes from.
@@ -116,7 +114,7 @@ func ParseWithSpec(s string) (Spec, error) {
 	if looksLikePath(s) {
 		return parsePathSpec(s)
 	}
-	if core.ValidPluginName(name) {
+	if validPluginName(name) {
 		return parseCatalogSpec(catalogPrefix + s)
 	}
 	return Spec{}, fmt.Errorf("--with %q: not a catalogue plugin name (lowercase letters, digits, '_' and '-'), a folder, MODULE@VERSION or a git URL", s)
@@ -124,7 +122,7 @@ func ParseWithSpec(s string) (Spec, error) {
 
 func parseCatalogSpec(s string) (Spec, error) {
 	name, version, hasVersion := strings.Cut(strings.TrimPrefix(s, catalogPrefix), "@")
-	if !core.ValidPluginName(name) {
+	if !validPluginName(name) {
 		return Spec{}, fmt.Errorf("%s: %q is not a plugin name (lowercase letters, digits, '_' and '-')", s, name)
 	}
 	if hasVersion && version == "" {
