@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/modfile"
 )
 
-// Plugin is a plugin source folder that passed Validate: a Go module whose
+// Plugin is a plugin source folder that passed validatePlugin: a Go module whose
 // root package registers the plugin its NAME.stoq manifest describes.
 type Plugin struct {
 	Name    string
@@ -31,7 +31,7 @@ type Plugin struct {
 	Warnings []string
 }
 
-// validateOptions tunes Validate.
+// validateOptions tunes validatePlugin.
 type validateOptions struct {
 	// WantName is the name the plugin must have: the requested stoq:NAME or
 	// the folder's name. Empty accepts any (safe) name.
@@ -43,16 +43,41 @@ type validateOptions struct {
 	Force bool
 }
 
-// validatePlugin checks the plugin folder dir before anything is installed: one
-// NAME.stoq manifest with every required field (core.Manifest.validatePlugin),
-// a safe Name matching WantName and the manifest's file name, a semver
-// Version, a min_stoq_version the running core meets, a go.mod whose module
-// path is the manifest's Module, and a Go package at the module root.
+// validatePlugin checks the plugin folder dir before anything is
+// installed: one NAME.stoq manifest with every required field
+// (core.Manifest.Validate), a safe Name matching WantName and the
+// manifest's file name, a semver Version, a min_stoq_version the running
+// core meets (readPluginManifest), a go.mod whose module path is the
+// manifest's Module (checkPluginModule), and a Go package at the module
+// root.
 func validatePlugin(dir string, opts validateOptions) (*Plugin, error) {
 	if opts.CoreVersion == "" {
 		opts.CoreVersion = core.Version
 	}
-	manifestPath, err := findManifest(dir, opts.WantName)
+	m, err := readPluginManifest(dir, opts.WantName)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plugin{Name: m.Name, Version: strings.TrimPrefix(m.Version, "v"), Module: m.Module, Dir: dir, Manifest: m}
+	if err := m.CheckMinStoqVersion(opts.CoreVersion); err != nil {
+		if !opts.Force {
+			return nil, fmt.Errorf("%w (install a version of the plugin made for stoq %s, upgrade stoq, or pass --force to try anyway)", err, opts.CoreVersion)
+		}
+		p.Warnings = append(p.Warnings, err.Error()+"; installing anyway (--force)")
+	}
+	if err := checkPluginModule(p); err != nil {
+		return nil, err
+	}
+	if !hasGoPackage(dir) {
+		return nil, fmt.Errorf("plugin %s: no Go package in %s: the module's root package must register the plugin (core.Register in init)", m.Name, dir)
+	}
+	return p, nil
+}
+
+// readPluginManifest reads and validates the NAME.stoq of dir, whose Name
+// must be its file's name and wantName when set.
+func readPluginManifest(dir, wantName string) (*core.Manifest, error) {
+	manifestPath, err := findManifest(dir, wantName)
 	if err != nil {
 		return nil, err
 	}
@@ -66,32 +91,31 @@ func validatePlugin(dir string, opts validateOptions) (*Plugin, error) {
 	if fileName := strings.TrimSuffix(filepath.Base(manifestPath), ".stoq"); fileName != m.Name {
 		return nil, fmt.Errorf("manifest %s: [Core] Name is %q but the file is named %s.stoq (it must be NAME.stoq)", manifestPath, m.Name, fileName)
 	}
-	if opts.WantName != "" && m.Name != opts.WantName {
-		return nil, fmt.Errorf("manifest %s: [Core] Name is %q, expected %q", manifestPath, m.Name, opts.WantName)
+	if wantName != "" && m.Name != wantName {
+		return nil, fmt.Errorf("manifest %s: [Core] Name is %q, expected %q", manifestPath, m.Name, wantName)
 	}
-	p := &Plugin{Name: m.Name, Version: strings.TrimPrefix(m.Version, "v"), Module: m.Module, Dir: dir, Manifest: m}
-	if err := m.CheckMinStoqVersion(opts.CoreVersion); err != nil {
-		if !opts.Force {
-			return nil, fmt.Errorf("%w (install a version of the plugin made for stoq %s, upgrade stoq, or pass --force to try anyway)", err, opts.CoreVersion)
-		}
-		p.Warnings = append(p.Warnings, err.Error()+"; installing anyway (--force)")
-	}
+	return m, nil
+}
 
-	gomodPath := filepath.Join(dir, "go.mod")
+// checkPluginModule reads p's go.mod: its module path must be the
+// manifest's Module; it gives p its GoVersion, and a warning for each
+// replace directive (a build ignores them).
+func checkPluginModule(p *Plugin) error {
+	gomodPath := filepath.Join(p.Dir, "go.mod")
 	data, err := os.ReadFile(gomodPath)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: a plugin is a Go module and needs a go.mod: %w", m.Name, err)
+		return fmt.Errorf("plugin %s: a plugin is a Go module and needs a go.mod: %w", p.Name, err)
 	}
 	mf, err := modfile.Parse(gomodPath, data, nil)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", m.Name, err)
+		return fmt.Errorf("plugin %s: %w", p.Name, err)
 	}
 	if mf.Module == nil || mf.Module.Mod.Path == "" {
-		return nil, fmt.Errorf("plugin %s: %s has no module line", m.Name, gomodPath)
+		return fmt.Errorf("plugin %s: %s has no module line", p.Name, gomodPath)
 	}
-	if mf.Module.Mod.Path != m.Module {
-		return nil, fmt.Errorf("plugin %s: manifest [Core] Module is %s but %s declares module %s; they must be the same",
-			m.Name, m.Module, gomodPath, mf.Module.Mod.Path)
+	if mf.Module.Mod.Path != p.Module {
+		return fmt.Errorf("plugin %s: manifest [Core] Module is %s but %s declares module %s; they must be the same",
+			p.Name, p.Module, gomodPath, mf.Module.Mod.Path)
 	}
 	if mf.Go != nil {
 		p.GoVersion = mf.Go.Version
@@ -99,13 +123,10 @@ func validatePlugin(dir string, opts validateOptions) (*Plugin, error) {
 	for _, r := range mf.Replace {
 		if r.Old.Path != coreModule {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("plugin %s: its go.mod replaces %s => %s; builds ignore a plugin's replace directives",
-				m.Name, r.Old.Path, r.New.Path))
+				p.Name, r.Old.Path, r.New.Path))
 		}
 	}
-	if !hasGoPackage(dir) {
-		return nil, fmt.Errorf("plugin %s: no Go package in %s: the module's root package must register the plugin (core.Register in init)", m.Name, dir)
-	}
-	return p, nil
+	return nil
 }
 
 // findManifest returns the NAME.stoq of the plugin folder dir: want.stoq

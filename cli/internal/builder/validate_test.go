@@ -107,7 +107,7 @@ func TestReadCoreVersion(t *testing.T) {
 		"x_test.go":  "package core\nconst Version = \"0.0.1\"\n",
 	})
 	if v, err := readCoreVersion(dir); err != nil || v != "3.2.1" {
-		t.Errorf("ReadCoreVersion = %q, %v", v, err)
+		t.Errorf("readCoreVersion = %q, %v", v, err)
 	}
 	if v, err := readCoreVersion(workspaceCore); err != nil || v == "" {
 		t.Errorf("the workspace core: %q, %v", v, err)
