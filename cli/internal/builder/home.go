@@ -85,11 +85,7 @@ func (st *installState) save(h stoqHome) error {
 	if err != nil {
 		return err
 	}
-	tmp := h.stateFile() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, h.stateFile())
+	return writeFileAtomic(h.stateFile(), append(data, '\n'), 0o644)
 }
 
 func (st *installState) sorted() []InstalledPlugin {
