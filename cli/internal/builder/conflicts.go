@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -56,28 +58,7 @@ func findConflicts(graph string, roots map[string]string) []conflict {
 	wants := map[string]map[string]string{} // module → root name → version
 	selected := map[string]string{}
 	for path, name := range roots {
-		seen := map[string]bool{}
-		queue := append([]string(nil), nodesOf[path]...)
-		reach := map[string]string{}
-		for len(queue) > 0 {
-			n := queue[0]
-			queue = queue[1:]
-			if seen[n] {
-				continue
-			}
-			seen[n] = true
-			for _, dep := range edges[n] {
-				p, v, ok := strings.Cut(dep, "@")
-				if !ok || p == coreModule || p == cliModule || isRoot(roots, p) || p == "go" || p == "toolchain" {
-					continue
-				}
-				if cur, ok := reach[p]; !ok || semver.Compare(v, cur) > 0 {
-					reach[p] = v
-				}
-				queue = append(queue, dep)
-			}
-		}
-		for p, v := range reach {
+		for p, v := range reachedVersions(nodesOf[path], edges, roots) {
 			if wants[p] == nil {
 				wants[p] = map[string]string{}
 			}
@@ -107,40 +88,8 @@ func findConflicts(graph string, roots map[string]string) []conflict {
 // requires the module directly at a version older than the one selected,
 // so it was built against an API it did not ask for.
 func relevantConflicts(conflicts []conflict, graph, compilerOutput string, roots map[string]string) []conflict {
-	var failing []string
-	for _, line := range strings.Split(compilerOutput, "\n") {
-		if pkg, ok := strings.CutPrefix(line, "# "); ok && pkg != "" {
-			failing = append(failing, strings.Fields(pkg)[0])
-		}
-	}
-	inModule := func(pkg, module string) bool { return pkg == module || strings.HasPrefix(pkg, module+"/") }
-	failingRoots := map[string]bool{}
-	for path := range roots {
-		for _, pkg := range failing {
-			if inModule(pkg, path) {
-				failingRoots[path] = true
-			}
-		}
-		if len(failing) == 0 {
-			failingRoots[path] = true
-		}
-	}
-	direct := map[string]map[string]string{} // root path → module → version
-	for _, line := range strings.Split(graph, "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		from, _, _ := strings.Cut(f[0], "@")
-		if !failingRoots[from] {
-			continue
-		}
-		p, v, _ := strings.Cut(f[1], "@")
-		if direct[from] == nil {
-			direct[from] = map[string]string{}
-		}
-		direct[from][p] = v
-	}
+	failing := failingPackages(compilerOutput)
+	direct := directRequirements(graph, failingRoots(roots, failing))
 	var out []conflict
 	for _, c := range conflicts {
 		relevant := false
@@ -161,7 +110,114 @@ func relevantConflicts(conflicts []conflict, graph, compilerOutput string, roots
 	return out
 }
 
+// failingPackages are the packages go build names ("# PKG") in its output.
+func failingPackages(compilerOutput string) []string {
+	var failing []string
+	for _, line := range strings.Split(compilerOutput, "\n") {
+		if pkg, ok := strings.CutPrefix(line, "# "); ok && pkg != "" {
+			failing = append(failing, strings.Fields(pkg)[0])
+		}
+	}
+	return failing
+}
+
+// failingRoots are the roots with a failing package: every root when no
+// package is named.
+func failingRoots(roots map[string]string, failing []string) map[string]bool {
+	out := map[string]bool{}
+	for path := range roots {
+		for _, pkg := range failing {
+			if inModule(pkg, path) {
+				out[path] = true
+			}
+		}
+		if len(failing) == 0 {
+			out[path] = true
+		}
+	}
+	return out
+}
+
+// directRequirements are, from go mod graph, the requirements of each of
+// the given roots: root path → module → version.
+func directRequirements(graph string, of map[string]bool) map[string]map[string]string {
+	direct := map[string]map[string]string{}
+	for _, line := range strings.Split(graph, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		from, _, _ := strings.Cut(f[0], "@")
+		if !of[from] {
+			continue
+		}
+		p, v, _ := strings.Cut(f[1], "@")
+		if direct[from] == nil {
+			direct[from] = map[string]string{}
+		}
+		direct[from][p] = v
+	}
+	return direct
+}
+
+// inModule reports whether the package pkg belongs to module.
+func inModule(pkg, module string) bool { return pkg == module || strings.HasPrefix(pkg, module+"/") }
+
+// reachedVersions walks the graph's edges from the nodes of one root and
+// returns, for every module its requirements reach (other roots, core, cli
+// and the go and toolchain lines left out), the highest version reached.
+func reachedVersions(start []string, edges map[string][]string, roots map[string]string) map[string]string {
+	seen := map[string]bool{}
+	queue := append([]string(nil), start...)
+	reach := map[string]string{}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		for _, dep := range edges[n] {
+			p, v, ok := strings.Cut(dep, "@")
+			if !ok || p == coreModule || p == cliModule || isRoot(roots, p) || p == "go" || p == "toolchain" {
+				continue
+			}
+			if cur, ok := reach[p]; !ok || semver.Compare(v, cur) > 0 {
+				reach[p] = v
+			}
+			queue = append(queue, dep)
+		}
+	}
+	return reach
+}
+
 func isRoot(roots map[string]string, path string) bool {
 	_, ok := roots[path]
 	return ok
+}
+
+// explainBuildFailure adds to go build's message the modules that the
+// linked modules want at different versions, the usual cause of a build
+// that breaks only when plugins are combined.
+func explainBuildFailure(ctx context.Context, t *toolchain, req linkRequest, buildErr error) error {
+	msg := buildErr.Error()
+	var ge *goError
+	if errors.As(buildErr, &ge) {
+		msg = ge.Output
+	}
+	err := fmt.Errorf("building %s failed; the compiler said:\n%s", req.Output, msg)
+	out, gerr := t.output(ctx, req.BuildDir, t.modEnv(), "mod", "graph")
+	if gerr != nil {
+		return err
+	}
+	conflicts := relevantConflicts(findConflicts(string(out), moduleNames(req)), string(out), msg, moduleNames(req))
+	if len(conflicts) == 0 {
+		return err
+	}
+	lines := make([]string, len(conflicts))
+	for i, c := range conflicts {
+		lines[i] = "  " + c.String()
+	}
+	return fmt.Errorf("%w\nThe linked modules require these dependencies at different versions (Go builds with the highest, "+
+		"which may break the others):\n%s", err, strings.Join(lines, "\n"))
 }

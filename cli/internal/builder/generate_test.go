@@ -56,7 +56,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 		t.Errorf("go %s", f.Go.Version)
 	}
 
-	main, err := generateMain(in, "go1.26.8")
+	main, err := generateMain(newRecord(in, "go1.26.8"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 	if got := strings.Join(imports, " "); got != `"os" "github.com/stoq-go/stoq/cli/v3" "example.org/pdf" "github.com/stoq-go/stoq/plugins/hash/v3"` {
 		t.Errorf("imports %s", got)
 	}
-	for _, want := range []string{`Kind:        "install"`, `{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Source: "example.org/pdf@v1.2.0"}`, "os.Exit(cli.Main())"} {
+	for _, want := range []string{`Kind:        "install"`, `{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Source: "example.org/pdf@v1.2.0"}`, "os.Exit(cli.Main(cli.BuildInfo{"} {
 		if !strings.Contains(string(main), want) {
 			t.Errorf("main.go lacks %s:\n%s", want, main)
 		}

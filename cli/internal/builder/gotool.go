@@ -18,8 +18,13 @@ type toolchain struct {
 	// Go is the go command's path; Version its version (go1.26.8).
 	Go      string
 	Version string
-	// environ is the environment go commands run with.
-	environ []string
+	// command names go in the commands printed for a build by hand: "go"
+	// when it is the one on PATH, else its path.
+	command string
+	// environ is the environment go commands run with: the user's, with
+	// the variables of overrides set over it.
+	environ   []string
+	overrides []string
 	// switching is set when the user's GOTOOLCHAIN lets go pick another
 	// toolchain, so an old local one is no reason to refuse.
 	switching bool
@@ -37,36 +42,33 @@ func findToolchain(ctx context.Context, environ []string) (*toolchain, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
-	goBin := lookPathIn("go", getenvIn(environ, "PATH"))
-	if goBin == "" {
+	t := &toolchain{command: "go"}
+	t.Go = lookPathIn("go", getenvIn(environ, "PATH"))
+	if t.Go == "" {
 		if root := getenvIn(environ, "GOROOT"); root != "" {
 			if p := filepath.Join(root, "bin", "go"); isExecutable(p) {
-				goBin = p
+				t.Go, t.command = p, p
 			}
 		}
 	}
-	if goBin == "" {
+	if t.Go == "" {
 		return nil, fmt.Errorf("%w: building stoq with plugins needs Go (1.26 or newer) and `go` was not found on PATH: "+
 			"install it (https://go.dev/dl/ or your system's golang package), make sure `go version` works, and try again", errNoGo)
 	}
-	t := &toolchain{Go: goBin}
 	tc := getenvIn(environ, "GOTOOLCHAIN")
 	t.switching = tc != "" && tc != "local"
-	env := withoutVars(environ, "GOWORK", "GOTOOLCHAIN")
-	env = append(env, "GOWORK=off")
-	if tc != "" {
-		env = append(env, "GOTOOLCHAIN="+tc)
-	} else {
-		env = append(env, "GOTOOLCHAIN=local")
+	if tc == "" {
+		tc = "local"
 	}
-	t.environ = env
+	t.overrides = []string{"GOWORK=off", "GOTOOLCHAIN=" + tc}
+	t.environ = append(withoutVars(environ, varNames(t.overrides)...), t.overrides...)
 	out, err := t.output(ctx, os.TempDir(), nil, "env", "GOVERSION")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s does not run: %v", errNoGo, goBin, err)
+		return nil, fmt.Errorf("%w: %s does not run: %v", errNoGo, t.Go, err)
 	}
 	t.Version = strings.TrimSpace(string(out))
 	if !version.IsValid(t.Version) {
-		return nil, fmt.Errorf("%w: %s reports version %q", errNoGo, goBin, t.Version)
+		return nil, fmt.Errorf("%w: %s reports version %q", errNoGo, t.Go, t.Version)
 	}
 	return t, nil
 }
@@ -107,6 +109,32 @@ func (t *toolchain) output(ctx context.Context, dir string, extra []string, args
 		return nil, &goError{Args: args, Output: msg, Err: err}
 	}
 	return stdout.Bytes(), nil
+}
+
+// commandLine is the shell command that runs go with args as output does,
+// with extra variables: the variables the builder sets over the user's
+// environment, then go and its arguments, quoted for a POSIX shell.
+func (t *toolchain) commandLine(extra []string, args ...string) string {
+	vars := append(withoutVars(t.overrides, varNames(extra)...), extra...)
+	words := make([]string, 0, len(vars)+1+len(args))
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		words = append(words, k+"="+shellQuote(v))
+	}
+	words = append(words, shellQuote(t.command))
+	for _, a := range args {
+		words = append(words, shellQuote(a))
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and the punctuation of paths and flags.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // modEnv is the environment of the module commands in a build folder:

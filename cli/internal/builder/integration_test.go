@@ -365,8 +365,8 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 			if got := scanWith(t, h.Binary(), environ, "hash"); len(got) == 0 {
 				t.Errorf("hash results %v", got)
 			}
-			if len(res.Link.Info.Plugins) != 2 {
-				t.Errorf("linked %+v", res.Link.Info.Plugins)
+			if len(res.Link.Record.Plugins) != 2 {
+				t.Errorf("linked %+v", res.Link.Record.Plugins)
 			}
 		})
 	}
@@ -408,8 +408,8 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if removed.Name != "hello" || len(link.Info.Plugins) != 1 || link.Info.Plugins[0].Name != "hash" {
-			t.Errorf("removed %+v, linked %+v", removed, link.Info.Plugins)
+		if removed.Name != "hello" || len(link.Record.Plugins) != 1 || link.Record.Plugins[0].Name != "hash" {
+			t.Errorf("removed %+v, linked %+v", removed, link.Record.Plugins)
 		}
 		if _, err := os.Stat(filepath.Join(h.PluginsDir(), "hello")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("plugins/hello is left: %v", err)

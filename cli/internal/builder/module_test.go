@@ -96,8 +96,8 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	if len(res.Info.Plugins) != 1 || res.Info.Plugins[0].Version != "1.2.0" || !strings.Contains(res.Info.Plugins[0].Source, "module "+path+"@v1.2.0") {
-		t.Errorf("linked %+v", res.Info.Plugins)
+	if len(res.Record.Plugins) != 1 || res.Record.Plugins[0].Version != "1.2.0" || !strings.Contains(res.Record.Plugins[0].Source, "module "+path+"@v1.2.0") {
+		t.Errorf("linked %+v", res.Record.Plugins)
 	}
 	gomod, _ := os.ReadFile(filepath.Join(res.BuildDir, "go.mod"))
 	if !strings.Contains(string(gomod), path+" v1.2.0") || strings.Contains(string(gomod), path+" =>") {
