@@ -1,7 +1,5 @@
 package cli
 
-import "github.com/stoq-go/stoq/cli/v3/internal/builder"
-
 // BuildInfo is how a stoq binary was built, as its main package tells
 // Main. A plain binary (go install …/cli/cmd/stoq, tests) passes the zero
 // value; the main package that stoq install and stoq build generate passes
@@ -30,10 +28,10 @@ type LinkedPlugin struct {
 	Source string
 }
 
-// The kinds of binary the builder generates.
+// The kinds of binary the builder generates (BuildInfo.Kind).
 const (
-	BuildKindInstall = builder.KindInstall
-	BuildKindBuild   = builder.KindBuild
+	BuildKindInstall = "install"
+	BuildKindBuild   = "build"
 )
 
 // pluginSources maps each linked plugin's name to its Source.

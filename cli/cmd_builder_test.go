@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stoq-go/stoq/cli/v3/internal/builder"
 	"github.com/stoq-go/stoq/core/v3"
 )
 
@@ -114,8 +115,8 @@ func TestHandoffTarget(t *testing.T) {
 // Main (Env.Build) is what stoq version reports, and that the builder's
 // kinds are cli's.
 func TestBuildInfoReachesTheCommands(t *testing.T) {
-	if BuildKindInstall != "install" || BuildKindBuild != "build" {
-		t.Errorf("kinds %q %q", BuildKindInstall, BuildKindBuild)
+	if BuildKindInstall != builder.KindInstall || BuildKindBuild != builder.KindBuild {
+		t.Errorf("cli's kinds %q %q are not the builder's %q %q", BuildKindInstall, BuildKindBuild, builder.KindInstall, builder.KindBuild)
 	}
 	plugins := core.Plugins()
 	if len(plugins) == 0 {

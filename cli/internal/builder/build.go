@@ -48,7 +48,7 @@ func Build(ctx context.Context, opts BuildOptions) (*LinkResult, error) {
 		opts.CoreVersion = core.Version
 	}
 	if len(opts.With) == 0 && !opts.All {
-		opts.Progress.Warnf("no plugins asked for (--with or --all): building a stoq with none")
+		opts.Progress.warnf("no plugins asked for (--with or --all): building a stoq with none")
 	}
 	t, err := findToolchain(ctx, opts.Environ)
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *buildSources) fetchTree(ctx context.Context) error {
 		if s.tree, s.treeOrigin, err = s.fetcher.fetchCoreTree(ctx, s.opts.Catalog, s.opts.CoreVersion); err != nil {
 			return fmt.Errorf("getting the core and cli sources: %w", err)
 		}
-		s.opts.Progress.Printf("Using the stoq core and cli from %s", s.treeOrigin)
+		s.opts.Progress.printf("Using the stoq core and cli from %s", s.treeOrigin)
 	}
 	s.treeIsTemp = s.tree != "" && s.tree != s.opts.Catalog.dir
 	return os.RemoveAll(s.srcDir)
@@ -142,7 +142,7 @@ func (s *buildSources) coreAndCLI() (coreDir, cliDir string, err error) {
 	if v, err := readCoreVersion(coreDir); err != nil {
 		return "", "", err
 	} else if v != s.opts.CoreVersion {
-		s.opts.Progress.Warnf("the core in %s is %s and this stoq is %s: plugins are checked against %s", coreDir, v, s.opts.CoreVersion, s.opts.CoreVersion)
+		s.opts.Progress.warnf("the core in %s is %s and this stoq is %s: plugins are checked against %s", coreDir, v, s.opts.CoreVersion, s.opts.CoreVersion)
 	}
 	if cliDir, err = s.moduleDir(s.opts.CLIDir, "cli", cliModule); err != nil {
 		return "", "", err
@@ -223,7 +223,7 @@ func (s *buildSources) catalogPlugins() ([]link, error) {
 		}
 		dir := filepath.Join(s.tree, "plugins", e.Name())
 		if m, _ := filepath.Glob(filepath.Join(dir, "*.stoq")); len(m) == 0 {
-			s.opts.Progress.Warnf("plugins/%s has no manifest (%s.stoq) yet: not linked", e.Name(), e.Name())
+			s.opts.Progress.warnf("plugins/%s has no manifest (%s.stoq) yet: not linked", e.Name(), e.Name())
 			continue
 		}
 		plugin, err := validatePlugin(dir, validateOptions{WantName: e.Name(), CoreVersion: s.opts.CoreVersion, Force: s.opts.Force})
@@ -231,7 +231,7 @@ func (s *buildSources) catalogPlugins() ([]link, error) {
 			return nil, fmt.Errorf("the catalogue's plugins/%s: %w", e.Name(), err)
 		}
 		for _, w := range plugin.Warnings {
-			s.opts.Progress.Warnf("%s", w)
+			s.opts.Progress.warnf("%s", w)
 		}
 		if s.treeIsTemp {
 			if plugin.Dir, err = s.keep(dir, filepath.Join("plugins", plugin.Name)); err != nil {
@@ -269,7 +269,7 @@ func (s *buildSources) withPlugin(ctx context.Context, spec Spec) (link, error) 
 		return link{}, err
 	}
 	for _, w := range plugin.Warnings {
-		s.opts.Progress.Warnf("%s", w)
+		s.opts.Progress.warnf("%s", w)
 	}
 	return link{Plugin: *plugin, Source: fetched.Origin.String(), ModVersion: modVersion}, nil
 }

@@ -26,7 +26,7 @@ func compileBinary(ctx context.Context, req linkRequest) error {
 		plugins = "1 plugin"
 	}
 	return replaceFile(req.Output, 0o755, func(tmp string) error {
-		done := req.Progress.Step(fmt.Sprintf("Building %s with %s (%s)", req.Output, plugins, slowBuildNote), 30*time.Second)
+		done := req.Progress.step(fmt.Sprintf("Building %s with %s (%s)", req.Output, plugins, slowBuildNote), 30*time.Second)
 		_, err := t.output(ctx, req.BuildDir, t.modEnv(), goBuildArgs(tmp)...)
 		done(err)
 		if err != nil {

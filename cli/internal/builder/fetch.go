@@ -98,7 +98,7 @@ func (f *fetcher) refNames(ctx context.Context, r *gitRepo) ([]string, error) {
 	if names, ok := f.refs[r.location]; ok {
 		return names, nil
 	}
-	done := f.progress.Step("Listing the versions in "+r.location, 0)
+	done := f.progress.step("Listing the versions in "+r.location, 0)
 	names, err := r.refNames(ctx)
 	done(err)
 	if err != nil {
@@ -120,7 +120,7 @@ func (f *fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceNa
 	if r.local != nil {
 		verb = "Reading"
 	}
-	done := f.progress.Step(fmt.Sprintf("%s %s from %s (%s)", verb, what, r.location, refLabel(ref)), 15*time.Second)
+	done := f.progress.step(fmt.Sprintf("%s %s from %s (%s)", verb, what, r.location, refLabel(ref)), 15*time.Second)
 	commit, err = r.materialize(ctx, ref, dirs, root)
 	done(err)
 	if err != nil {
@@ -279,7 +279,7 @@ type downloadedModule struct {
 // fetchModule downloads a published plugin module (MODULE@VERSION) into
 // the module cache through the user's GOPROXY and returns its folder there.
 func (f *fetcher) fetchModule(ctx context.Context, t *toolchain, spec Spec) (*fetchedPlugin, string, error) {
-	done := f.progress.Step("Downloading "+spec.raw, 15*time.Second)
+	done := f.progress.step("Downloading "+spec.raw, 15*time.Second)
 	out, err := t.output(ctx, f.tmp, nil, "mod", "download", "-json", spec.module+"@"+spec.version)
 	var m downloadedModule
 	if jerr := json.Unmarshal(out, &m); err == nil && jerr != nil {

@@ -113,7 +113,7 @@ func homeSourcesToCopy(ctx context.Context, f *fetcher, h stoqHome, opts sourceO
 			return nil, fmt.Errorf("getting the core and cli sources: %w; nothing was installed", err)
 		}
 		tree = root
-		opts.Progress.Printf("Using the stoq core and cli from %s", origin)
+		opts.Progress.printf("Using the stoq core and cli from %s", origin)
 	}
 	var sources []homeSource
 	if needCore {
@@ -123,7 +123,7 @@ func homeSourcesToCopy(ctx context.Context, f *fetcher, h stoqHome, opts sourceO
 		} else if v, err := readCoreVersion(from); err != nil {
 			return nil, fmt.Errorf("--core-dir %s: %w", from, err)
 		} else if v != opts.CoreVersion {
-			opts.Progress.Warnf("--core-dir %s is core %s and this stoq is %s: plugins are checked against %s", from, v, opts.CoreVersion, opts.CoreVersion)
+			opts.Progress.warnf("--core-dir %s is core %s and this stoq is %s: plugins are checked against %s", from, v, opts.CoreVersion, opts.CoreVersion)
 		}
 		sources = append(sources, homeSource{"core", coreModule, from, h.CoreSrc()})
 	}
@@ -209,7 +209,7 @@ func removeHomeBinary(tx *transaction, h stoqHome, coreVersion string, p *Progre
 			return nil, err
 		}
 	}
-	p.Printf("No plugins are installed any more: removed %s (the stoq on your PATH runs itself again)", h.Binary())
+	p.printf("No plugins are installed any more: removed %s (the stoq on your PATH runs itself again)", h.Binary())
 	return &LinkResult{Output: h.Binary(), BuildDir: h.BuildDir(), Record: Record{Kind: KindInstall, CoreVersion: coreVersion}}, nil
 }
 

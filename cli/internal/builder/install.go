@@ -34,7 +34,7 @@ type InstallOptions struct {
 	CoreVersion string
 	// Environ is the environment of go commands (os.Environ() when nil).
 	Environ []string
-	// Progress reports the steps; Warnf output shows even when quiet.
+	// Progress reports the steps; warnings show even when quiet.
 	Progress *Progress
 }
 
@@ -122,7 +122,7 @@ func stagePlugin(ctx context.Context, f *fetcher, t *toolchain, h stoqHome, opts
 		result.Replaced = &old
 	}
 
-	done := opts.Progress.Step(fmt.Sprintf("Copying %s %s into %s", plugin.Name, plugin.Version, target), 0)
+	done := opts.Progress.step(fmt.Sprintf("Copying %s %s into %s", plugin.Name, plugin.Version, target), 0)
 	stage, err := change.stageCopy(fetched.Dir, target, plugin.Name)
 	done(err)
 	if err != nil {
@@ -191,7 +191,7 @@ func fetchAndValidate(ctx context.Context, f *fetcher, spec Spec, cat Catalog, c
 		return nil, nil, fmt.Errorf("%s: %w; nothing was installed", spec.raw, err)
 	}
 	for _, w := range plugin.Warnings {
-		p.Warnf("%s", w)
+		p.warnf("%s", w)
 	}
 	return plugin, fetched, nil
 }

@@ -68,7 +68,7 @@ func linkBinary(ctx context.Context, req linkRequest) (*LinkResult, error) {
 		return nil, err
 	}
 	if upToDate(req, fingerprint) {
-		req.Progress.Printf("%s is up to date (same plugins, versions, sources and Go): nothing to rebuild", req.Output)
+		req.Progress.printf("%s is up to date (same plugins, versions, sources and Go): nothing to rebuild", req.Output)
 		return result, nil
 	}
 	previous := saveBuildFiles(req.BuildDir)

@@ -8,7 +8,8 @@ import (
 )
 
 // Progress reports what a long operation is doing, one line per step with
-// how long it took. A nil *Progress, or one with Quiet set, prints nothing.
+// how long it took. A quiet Progress prints only warnings; a nil one
+// prints nothing.
 type Progress struct {
 	w     io.Writer
 	quiet bool
@@ -18,8 +19,8 @@ type Progress struct {
 // NewProgress reports to w unless quiet.
 func NewProgress(w io.Writer, quiet bool) *Progress { return &Progress{w: w, quiet: quiet} }
 
-// Printf prints one line of progress.
-func (p *Progress) Printf(format string, args ...any) {
+// printf prints one line of progress.
+func (p *Progress) printf(format string, args ...any) {
 	if p == nil || p.quiet || p.w == nil {
 		return
 	}
@@ -28,8 +29,8 @@ func (p *Progress) Printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
-// Warnf prints a warning; warnings show even when quiet.
-func (p *Progress) Warnf(format string, args ...any) {
+// warnf prints a warning; warnings show even when quiet.
+func (p *Progress) warnf(format string, args ...any) {
 	if p == nil || p.w == nil {
 		return
 	}
@@ -38,12 +39,12 @@ func (p *Progress) Warnf(format string, args ...any) {
 	fmt.Fprintf(p.w, "warning: "+format+"\n", args...)
 }
 
-// Step announces a step; the returned func reports its end and how long it
+// step announces a step; the returned func reports its end and how long it
 // took. While the step runs, a line every `every` (when > 0) says it still
 // does, for steps that can take minutes.
-func (p *Progress) Step(what string, every time.Duration) (done func(err error)) {
+func (p *Progress) step(what string, every time.Duration) (done func(err error)) {
 	start := time.Now()
-	p.Printf("%s ...", what)
+	p.printf("%s ...", what)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	if every > 0 && p != nil && !p.quiet {
@@ -57,7 +58,7 @@ func (p *Progress) Step(what string, every time.Duration) (done func(err error))
 				case <-stop:
 					return
 				case <-t.C:
-					p.Printf("  ... still at it (%s)", roundDuration(time.Since(start)))
+					p.printf("  ... still at it (%s)", roundDuration(time.Since(start)))
 				}
 			}
 		}()
@@ -66,9 +67,9 @@ func (p *Progress) Step(what string, every time.Duration) (done func(err error))
 		close(stop)
 		wg.Wait()
 		if err == nil {
-			p.Printf("  done in %s", roundDuration(time.Since(start)))
+			p.printf("  done in %s", roundDuration(time.Since(start)))
 		} else {
-			p.Printf("  failed after %s", roundDuration(time.Since(start)))
+			p.printf("  failed after %s", roundDuration(time.Since(start)))
 		}
 	}
 }

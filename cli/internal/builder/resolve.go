@@ -23,7 +23,7 @@ var goModTidy = []string{"mod", "tidy"}
 // modules want at different versions.
 func resolveModules(ctx context.Context, req linkRequest) error {
 	t := req.Toolchain
-	done := req.Progress.Step("Resolving module requirements (go mod tidy)", 30*time.Second)
+	done := req.Progress.step("Resolving module requirements (go mod tidy)", 30*time.Second)
 	_, err := t.output(ctx, req.BuildDir, t.modEnv(), goModTidy...)
 	done(err)
 	if err != nil {
