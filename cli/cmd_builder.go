@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,17 +11,18 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/stoq-go/stoq/cli/v3/builder"
+	"github.com/stoq-go/stoq/cli/v3/internal/builder"
 	"github.com/stoq-go/stoq/core/v3"
 )
 
 // This file holds the builder's commands (stoq install, stoq uninstall,
-// stoq build) and the handoff to $STOQ_HOME/bin/stoq; the work is done by
-// package builder.
+// stoq build); the work is done by package builder, and handoff.go runs
+// the binary stoq install builds.
 
-// HandoffEnvVar is set for the $STOQ_HOME/bin/stoq that a stoq hands off
-// to, so that it never hands off again. Set it to run the very stoq typed.
-const HandoffEnvVar = "STOQ_HANDOFF"
+// addBuilderCommands adds the builder's commands to root.
+func addBuilderCommands(root *cobra.Command, env *Env) {
+	root.AddCommand(newInstallCommand(env), newUninstallCommand(env), newBuildCommand(env))
+}
 
 // builderFlags are the flags install, uninstall and build share.
 type builderFlags struct {
@@ -38,19 +39,15 @@ func (f *builderFlags) add(cmd *cobra.Command) {
 	_ = cmd.MarkFlagDirname("cli-dir")
 }
 
-func (f *builderFlags) resolveCatalog(env *Env) (builder.Catalog, error) {
-	cat, err := builder.ResolveCatalog(f.catalog, os.Getenv, env.ConfigFile)
-	if err != nil {
-		return builder.Catalog{}, usageError(err)
-	}
-	return cat, nil
+func (f *builderFlags) progress(env *Env) *builder.Progress {
+	return builder.NewProgress(env.Stderr, f.quiet)
 }
 
 // sources resolves where plugins, the core and the cli come from: the
 // catalogue, and the --core-dir and --cli-dir folders when given.
 func (f *builderFlags) sources(env *Env) (cat builder.Catalog, coreDir, cliDir string, err error) {
-	if cat, err = f.resolveCatalog(env); err != nil {
-		return cat, "", "", err
+	if cat, err = builder.ResolveCatalog(f.catalog, os.Getenv, env.ConfigFile); err != nil {
+		return cat, "", "", usageError(err)
 	}
 	if coreDir, err = absDir("--core-dir", f.coreDir); err != nil {
 		return cat, "", "", err
@@ -81,21 +78,15 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
-// addBuilderCommands adds the builder's commands to root.
-func addBuilderCommands(root *cobra.Command, env *Env) {
-	root.AddCommand(newInstallCommand(env), newUninstallCommand(env), newBuildCommand(env))
+// installFlags are stoq install's own flags.
+type installFlags struct {
+	builderFlags
+	github, installDir      string
+	upgrade, force, rebuild bool
 }
 
-func newInstallCommand(env *Env) *cobra.Command {
-	var (
-		flags                   builderFlags
-		github, installDir      string
-		upgrade, force, rebuild bool
-	)
-	cmd := &cobra.Command{
-		Use:   "install [PATH | GIT-URL | stoq:NAME[@VERSION]] [--github SPEC]",
-		Short: "Install a plugin and build the stoq binary that links it",
-		Long: `Install a plugin into $STOQ_HOME/plugins/NAME and build $STOQ_HOME/bin/stoq,
+// installHelp and installExamples are stoq install --help.
+const installHelp = `Install a plugin into $STOQ_HOME/plugins/NAME and build $STOQ_HOME/bin/stoq,
 a stoq linking the core, the cli and every installed plugin (Go links plugins
 at build time, so this needs the Go toolchain). The stoq on your PATH runs
 that binary from then on.
@@ -113,38 +104,26 @@ The manifest is checked first (required fields, name, semver version, and
 min_stoq_version against this stoq's version); nothing changes when a check
 fails or the build fails. The first build compiles every dependency and can
 take minutes; later ones take seconds, and an unchanged set of plugins is
-not rebuilt.`,
-		Example: `  stoq install --github stoq:yara
+not rebuilt.`
+
+const installExamples = `  stoq install --github stoq:yara
   stoq install --github stoq:hash@3.0.0 --upgrade
   stoq install --github acme/stoq-plugins/pdfid@1.2.0
   stoq install ./myplugin
   stoq install stoq:hash --catalog ~/src/stoq
-  stoq install --rebuild`,
-		Args: cobra.MaximumNArgs(1),
+  stoq install --rebuild`
+
+func newInstallCommand(env *Env) *cobra.Command {
+	var flags installFlags
+	cmd := &cobra.Command{
+		Use:     "install [PATH | GIT-URL | stoq:NAME[@VERSION]] [--github SPEC]",
+		Short:   "Install a plugin and build the stoq binary that links it",
+		Long:    installHelp,
+		Example: installExamples,
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw string
-			isGitHub := false
-			switch {
-			case len(args) == 1 && github != "":
-				return usageErrorf("give the plugin either as an argument or with --github, not both")
-			case len(args) == 1:
-				raw = args[0]
-			case github != "":
-				raw, isGitHub = github, true
-			case !rebuild:
-				return usageErrorf("no plugin given: stoq install PATH, stoq install --github stoq:NAME, or stoq install --rebuild")
-			}
-			opts := builder.InstallOptions{
-				Home: env.Home, Rebuild: rebuild, InstallDir: installDir, Upgrade: upgrade, Force: force,
-				Progress: builder.NewProgress(env.Stderr, flags.quiet),
-			}
-			var err error
-			if raw != "" {
-				if opts.Spec, err = builder.ParseInstallSpec(raw, isGitHub); err != nil {
-					return usageError(err)
-				}
-			}
-			if opts.Catalog, opts.CoreDir, opts.CLIDir, err = flags.sources(env); err != nil {
+			opts, err := flags.options(env, args)
+			if err != nil {
 				return err
 			}
 			ctx, stop := interruptible(cmd.Context())
@@ -153,25 +132,60 @@ not rebuilt.`,
 			if err != nil {
 				return failure(err)
 			}
-			if res.Plugin == nil {
-				fmt.Fprintf(env.Stdout, "Rebuilt %s\n", res.Link.Output)
-				return nil
-			}
-			if r := res.Replaced; r != nil && r.Version != res.Plugin.Version {
-				fmt.Fprintf(env.Stdout, "Replaced %s %s with %s %s\n", r.Name, r.Version, res.Plugin.Name, res.Plugin.Version)
-			}
-			fmt.Fprintf(env.Stdout, "Successfully installed to %s\n", res.Dir)
+			printInstalled(env.Stdout, res)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&github, "github", "", "Install from GitHub or the catalogue: stoq:NAME[@VERSION], OWNER/REPO[/DIR][@VERSION] or a git URL")
-	cmd.Flags().StringVar(&installDir, "install-dir", "", "Install the plugin into this folder instead of $STOQ_HOME/plugins")
-	cmd.Flags().BoolVar(&upgrade, "upgrade", false, "Replace the plugin if it is already installed (with a newer or an older version)")
-	cmd.Flags().BoolVar(&force, "force", false, "Install even when the plugin's min_stoq_version is not met by this stoq")
-	cmd.Flags().BoolVar(&rebuild, "rebuild", false, "Rebuild $STOQ_HOME/bin/stoq with the installed plugins (after upgrading stoq)")
+	cmd.Flags().StringVar(&flags.github, "github", "", "Install from GitHub or the catalogue: stoq:NAME[@VERSION], OWNER/REPO[/DIR][@VERSION] or a git URL")
+	cmd.Flags().StringVar(&flags.installDir, "install-dir", "", "Install the plugin into this folder instead of $STOQ_HOME/plugins")
+	cmd.Flags().BoolVar(&flags.upgrade, "upgrade", false, "Replace the plugin if it is already installed (with a newer or an older version)")
+	cmd.Flags().BoolVar(&flags.force, "force", false, "Install even when the plugin's min_stoq_version is not met by this stoq")
+	cmd.Flags().BoolVar(&flags.rebuild, "rebuild", false, "Rebuild $STOQ_HOME/bin/stoq with the installed plugins (after upgrading stoq)")
 	_ = cmd.MarkFlagDirname("install-dir")
 	flags.add(cmd)
 	return cmd
+}
+
+// options turns stoq install's command line into the builder's options:
+// the plugin is the argument or --github, and may be left out only with
+// --rebuild.
+func (f *installFlags) options(env *Env, args []string) (builder.InstallOptions, error) {
+	opts := builder.InstallOptions{
+		Home: env.Home, Rebuild: f.rebuild, InstallDir: f.installDir, Upgrade: f.upgrade, Force: f.force,
+		Progress: f.progress(env),
+	}
+	var raw string
+	isGitHub := false
+	switch {
+	case len(args) == 1 && f.github != "":
+		return opts, usageErrorf("give the plugin either as an argument or with --github, not both")
+	case len(args) == 1:
+		raw = args[0]
+	case f.github != "":
+		raw, isGitHub = f.github, true
+	case !f.rebuild:
+		return opts, usageErrorf("no plugin given: stoq install PATH, stoq install --github stoq:NAME, or stoq install --rebuild")
+	}
+	var err error
+	if raw != "" {
+		if opts.Spec, err = builder.ParseInstallSpec(raw, isGitHub); err != nil {
+			return opts, usageError(err)
+		}
+	}
+	opts.Catalog, opts.CoreDir, opts.CLIDir, err = f.sources(env)
+	return opts, err
+}
+
+// printInstalled says what stoq install did.
+func printInstalled(w io.Writer, res *builder.InstallResult) {
+	if res.Plugin == nil {
+		fmt.Fprintf(w, "Rebuilt %s\n", res.Link.Output)
+		return
+	}
+	if r := res.Replaced; r != nil && r.Version != res.Plugin.Version {
+		fmt.Fprintf(w, "Replaced %s %s with %s %s\n", r.Name, r.Version, res.Plugin.Name, res.Plugin.Version)
+	}
+	fmt.Fprintf(w, "Successfully installed to %s\n", res.Dir)
 }
 
 func newUninstallCommand(env *Env) *cobra.Command {
@@ -188,7 +202,7 @@ your PATH runs itself again. A failed rebuild puts the plugin back.`,
 			if !core.ValidPluginName(args[0]) {
 				return usageErrorf("%q is not a plugin name (lowercase letters, digits, '_' and '-')", args[0])
 			}
-			opts := builder.UninstallOptions{Home: env.Home, Name: args[0], Progress: builder.NewProgress(env.Stderr, flags.quiet)}
+			opts := builder.UninstallOptions{Home: env.Home, Name: args[0], Progress: flags.progress(env)}
 			var err error
 			if opts.Catalog, opts.CoreDir, opts.CLIDir, err = flags.sources(env); err != nil {
 				return err
@@ -207,18 +221,16 @@ your PATH runs itself again. A failed rebuild puts the plugin back.`,
 	return cmd
 }
 
-func newBuildCommand(env *Env) *cobra.Command {
-	var (
-		flags  builderFlags
-		with   []string
-		all    bool
-		force  bool
-		output string
-	)
-	cmd := &cobra.Command{
-		Use:   "build -o FILE [--with PLUGIN]... [--all]",
-		Short: "Build a stoq binary with the plugins you choose",
-		Long: `Build a stoq binary at FILE linking the core, the cli and the plugins asked
+// buildFlags are stoq build's own flags.
+type buildFlags struct {
+	builderFlags
+	with                    []string
+	all, force, skipCompile bool
+	output                  string
+}
+
+// buildHelp and buildExamples are stoq build --help.
+const buildHelp = `Build a stoq binary at FILE linking the core, the cli and the plugins asked
 for, without touching $STOQ_HOME. Each --with is one of:
   NAME[@VERSION] or stoq:NAME[@VERSION]   a catalogue plugin
   PATH                                    a plugin folder
@@ -227,25 +239,30 @@ for, without touching $STOQ_HOME. Each --with is one of:
 --all links every plugin of the catalogue (a folder catalogue as it is on
 disk). The generated module (go.mod, go.sum, main.go) is kept in FILE.build/
 so the build can be reproduced, and nothing is rebuilt when its inputs are
-unchanged. Needs the Go toolchain.`,
-		Example: `  stoq build --with hash --with yara@3.0.0 -o ./stoq
+unchanged. Needs the Go toolchain.
+
+A build runs three steps: generate (FILE.build/go.mod, go.sum and main.go),
+resolve and verify (go mod tidy, then go list -m checks that every module
+resolved to the version asked for), compile (go build, then the new binary
+renamed over FILE). --skip-compile stops after generate and prints, as a
+shell script, the go commands that build FILE by hand.`
+
+const buildExamples = `  stoq build --with hash --with yara@3.0.0 -o ./stoq
   stoq build --all --catalog . -o bin/stoq
-  stoq build --with ./myplugin --with github.com/acme/stoq-pdfid@v1.2.0 -o /opt/stoq/bin/stoq`,
-		Args: cobra.NoArgs,
+  stoq build --with ./myplugin --with github.com/acme/stoq-pdfid@v1.2.0 -o /opt/stoq/bin/stoq
+  stoq build --with hash --skip-compile -o ./stoq > build.sh && sh -e build.sh`
+
+func newBuildCommand(env *Env) *cobra.Command {
+	var flags buildFlags
+	cmd := &cobra.Command{
+		Use:     "build -o FILE [--with PLUGIN]... [--all] [--skip-compile]",
+		Short:   "Build a stoq binary with the plugins you choose",
+		Long:    buildHelp,
+		Example: buildExamples,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output == "" {
-				return usageErrorf("no output file: pass -o FILE")
-			}
-			opts := builder.BuildOptions{All: all, Force: force, Output: output, Progress: builder.NewProgress(env.Stderr, flags.quiet)}
-			for _, w := range with {
-				spec, err := builder.ParseWithSpec(w)
-				if err != nil {
-					return usageError(err)
-				}
-				opts.With = append(opts.With, spec)
-			}
-			var err error
-			if opts.Catalog, opts.CoreDir, opts.CLIDir, err = flags.sources(env); err != nil {
+			opts, err := flags.options(env)
+			if err != nil {
 				return err
 			}
 			ctx, stop := interruptible(cmd.Context())
@@ -254,97 +271,66 @@ unchanged. Needs the Go toolchain.`,
 			if err != nil {
 				return failure(err)
 			}
-			names := make([]string, len(res.Info.Plugins))
-			for i, p := range res.Info.Plugins {
-				names[i] = p.Name + " " + p.Version
+			if opts.SkipCompile {
+				printHandBuild(env.Stdout, res)
+			} else {
+				printBuilt(env.Stdout, res)
 			}
-			linked := "no plugins"
-			if len(names) > 0 {
-				linked = strings.Join(names, ", ")
-			}
-			fmt.Fprintf(env.Stdout, "Built %s with %s (generated module in %s)\n", res.Output, linked, res.BuildDir)
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&with, "with", nil, "Link this plugin: NAME[@VERSION], PATH, MODULE@VERSION or a git URL (repeatable)")
-	cmd.Flags().BoolVar(&all, "all", false, "Link every plugin of the catalogue")
-	cmd.Flags().BoolVar(&force, "force", false, "Link plugins even when their min_stoq_version is not met by this stoq")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "The binary to write (its generated module goes to FILE.build/)")
+	cmd.Flags().StringArrayVar(&flags.with, "with", nil, "Link this plugin: NAME[@VERSION], PATH, MODULE@VERSION or a git URL (repeatable)")
+	cmd.Flags().BoolVar(&flags.all, "all", false, "Link every plugin of the catalogue")
+	cmd.Flags().BoolVar(&flags.force, "force", false, "Link plugins even when their min_stoq_version is not met by this stoq")
+	cmd.Flags().BoolVar(&flags.skipCompile, "skip-compile", false, "Only generate the module in FILE.build/ and print the go commands that build FILE by hand")
+	cmd.Flags().StringVarP(&flags.output, "output", "o", "", "The binary to write (its generated module goes to FILE.build/)")
 	_ = cmd.MarkFlagFilename("output")
 	flags.add(cmd)
 	return cmd
 }
 
-// handoff runs $STOQ_HOME/bin/stoq instead of this binary when it should;
-// handled reports whether it did, and code is then its exit status. On
-// Unix the process is replaced (exec), so a successful handoff does not
-// return at all.
-func handoff(env *Env, args []string) (handled bool, code int) {
-	target, ok := handoffTarget(env, args, os.Getenv, os.Executable)
-	if !ok {
-		return false, 0
+// options turns stoq build's command line into the builder's options.
+func (f *buildFlags) options(env *Env) (builder.BuildOptions, error) {
+	if f.output == "" {
+		return builder.BuildOptions{}, usageErrorf("no output file: pass -o FILE")
 	}
-	argv := append([]string{target}, args...)
-	err := execBinary(target, argv, append(os.Environ(), HandoffEnvVar+"=1"))
-	fmt.Fprintf(env.Stderr, "stoq: cannot run %s (%v): running this stoq instead\n", target, err)
-	return false, 0
+	opts := builder.BuildOptions{All: f.all, Force: f.force, SkipCompile: f.skipCompile, Output: f.output, Progress: f.progress(env)}
+	for _, w := range f.with {
+		spec, err := builder.ParseWithSpec(w)
+		if err != nil {
+			return opts, usageError(err)
+		}
+		opts.With = append(opts.With, spec)
+	}
+	var err error
+	opts.Catalog, opts.CoreDir, opts.CLIDir, err = f.sources(env)
+	return opts, err
 }
 
-// handoffTarget decides whether to hand off, and to which file. It does
-// not when the handoff already happened ($STOQ_HANDOFF), for the builder's
-// own commands (install, uninstall and build need no plugins, and the stoq
-// typed builds with its own core: `go run …/cmd/stoq build` in the
-// Makefile must not run an older installed stoq), when this binary is a
-// `stoq build` one (built on purpose, it runs itself), when there is
-// no executable $STOQ_HOME/bin/stoq, when that is this very binary, or
-// when it was built for another core version (then it warns: stoq install
-// --rebuild makes a new one).
-func handoffTarget(env *Env, args []string, getenv func(string) string, executable func() (string, error)) (string, bool) {
-	if getenv(HandoffEnvVar) != "" {
-		return "", false
+// linkedPlugins names the plugins of a build: "hash 3.0.0, yara 3.0.0".
+func linkedPlugins(r builder.Record) string {
+	if len(r.Plugins) == 0 {
+		return "no plugins"
 	}
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			continue
-		}
-		if a == "install" || a == "uninstall" || a == "build" {
-			return "", false
-		}
-		break
+	names := make([]string, len(r.Plugins))
+	for i, p := range r.Plugins {
+		names[i] = p.Name + " " + p.Version
 	}
-	if info, ok := CurrentBuildInfo(); ok && info.Kind == builder.KindBuild {
-		return "", false
+	return strings.Join(names, ", ")
+}
+
+// printBuilt says what stoq build built.
+func printBuilt(w io.Writer, res *builder.LinkResult) {
+	fmt.Fprintf(w, "Built %s with %s (generated module in %s)\n", res.Output, linkedPlugins(res.Record), res.BuildDir)
+}
+
+// printHandBuild prints what stoq build --skip-compile generated as a
+// shell script: comment lines, then the go commands that build the binary
+// by hand.
+func printHandBuild(w io.Writer, res *builder.LinkResult) {
+	fmt.Fprintf(w, "# Generated the module of %s in %s, linking %s.\n", res.Output, res.BuildDir, linkedPlugins(res.Record))
+	fmt.Fprintf(w, "# Build it by hand with:\n")
+	for _, c := range res.BuildCommands {
+		fmt.Fprintln(w, c)
 	}
-	target := filepath.Join(env.BinDir(), "stoq")
-	fi, err := os.Stat(target)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
-		return "", false
-	}
-	self, err := executable()
-	if err != nil {
-		return "", false
-	}
-	if resolved, err := filepath.EvalSymlinks(self); err == nil {
-		self = resolved
-	}
-	resolvedTarget, err := filepath.EvalSymlinks(target)
-	if err != nil {
-		return "", false
-	}
-	if self == resolvedTarget {
-		return "", false
-	}
-	if sfi, err := os.Stat(self); err == nil && os.SameFile(sfi, fi) {
-		return "", false
-	}
-	info, err := builder.ReadHomeBuildInfo(env.Home)
-	if err == nil && info.CoreVersion != core.Version {
-		fmt.Fprintf(env.Stderr, "stoq: %s was built for stoq %s and this is stoq %s: not using it (rebuild it with `stoq install --rebuild`)\n",
-			target, info.CoreVersion, core.Version)
-		return "", false
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(env.Stderr, "stoq: %v\n", err)
-	}
-	return resolvedTarget, true
 }

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stoq-go/stoq/cli/v3/internal/builder"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 func TestBuilderCommandsRefuseBadCommandLines(t *testing.T) {
@@ -83,13 +87,13 @@ func TestHandoffTarget(t *testing.T) {
 		}
 	}
 
-	SetBuildInfo(BuildInfo{Kind: "build"})
-	_, ok := handoffTarget(env, []string{"scan"}, noEnv, exe(self))
-	buildInfo.Lock()
-	buildInfo.set, buildInfo.info = false, BuildInfo{}
-	buildInfo.Unlock()
-	if ok {
+	built := &Env{Home: home, Stderr: &stderr, Build: BuildInfo{Kind: BuildKindBuild}}
+	if _, ok := handoffTarget(built, []string{"scan"}, noEnv, exe(self)); ok {
 		t.Error("a `stoq build` binary handed off")
+	}
+	installed := &Env{Home: home, Stderr: &stderr, Build: BuildInfo{Kind: BuildKindInstall}}
+	if got, ok := handoffTarget(installed, []string{"scan"}, noEnv, exe(self)); !ok || got != target {
+		t.Errorf("another installed stoq: %q %v, want a handoff to %s", got, ok, target)
 	}
 
 	if err := os.MkdirAll(filepath.Join(home, "build"), 0o755); err != nil {
@@ -108,19 +112,29 @@ func TestHandoffTarget(t *testing.T) {
 	}
 }
 
-func TestBuildInfoIsRecorded(t *testing.T) {
-	if _, ok := CurrentBuildInfo(); ok {
-		t.Fatal("a test binary has build info")
+// TestBuildInfoReachesTheCommands checks that what a main package hands
+// Main (Env.Build) is what stoq version reports, and that the builder's
+// kinds are cli's.
+func TestBuildInfoReachesTheCommands(t *testing.T) {
+	if BuildKindInstall != builder.KindInstall || BuildKindBuild != builder.KindBuild {
+		t.Errorf("cli's kinds %q %q are not the builder's %q %q", BuildKindInstall, BuildKindBuild, builder.KindInstall, builder.KindBuild)
 	}
-	defer func() {
-		buildInfo.Lock()
-		buildInfo.set, buildInfo.info = false, BuildInfo{}
-		buildInfo.Unlock()
-	}()
-	SetBuildInfo(BuildInfo{Kind: "install", CoreVersion: "3.0.0", Plugins: []LinkedPlugin{{Name: "hash", Version: "3.0.0"}}})
-	info, ok := CurrentBuildInfo()
-	if !ok || info.Kind != "install" || len(info.Plugins) != 1 || info.Plugins[0].Name != "hash" {
-		t.Errorf("CurrentBuildInfo = %+v, %v", info, ok)
+	plugins := engine.Plugins()
+	if len(plugins) == 0 {
+		t.Skip("no plugins linked into the test binary")
+	}
+	p := plugins[0]
+	var stdout, stderr strings.Builder
+	env := &Env{Home: t.TempDir(), Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Build: BuildInfo{Kind: BuildKindInstall, CoreVersion: core.Version, Plugins: []LinkedPlugin{{Name: p.Name, Version: p.Manifest.Version, Source: "stoq:" + p.Name + " from the test"}}}}
+	if code := run(context.Background(), env, []string{"version"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "from stoq:"+p.Name+" from the test") {
+		t.Errorf("stoq version does not report the build info:\n%s", stdout.String())
+	}
+	if r := stoq(t, t.TempDir(), nil, "version").mustSucceed(t); strings.Contains(r.stdout, " from ") {
+		t.Errorf("a binary without build info names sources:\n%s", r.stdout)
 	}
 }
 
@@ -131,6 +145,90 @@ func TestInstallCommandFromAFolder(t *testing.T) {
 		t.Skip("builds a stoq binary")
 	}
 	home := t.TempDir()
+	plugin := writeGreetPlugin(t)
+	r := stoq(t, home, nil, "install", plugin, "--core-dir", "../core", "--cli-dir", ".", "-q").mustSucceed(t)
+	want := "Successfully installed to " + filepath.Join(home, "plugins", "greet") + "\n"
+	if r.stdout != want || r.stderr != "" {
+		t.Errorf("stdout %q (want %q), stderr %q", r.stdout, want, r.stderr)
+	}
+	bin := filepath.Join(home, "bin", "stoq")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal(err)
+	}
+	r = stoq(t, home, nil, "install", plugin, "--core-dir", "../core", "--cli-dir", ".")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "already installed") {
+		t.Errorf("second install: %+v", r)
+	}
+	r = stoq(t, home, nil, "uninstall", "greet").mustSucceed(t)
+	if !strings.Contains(r.stdout, "Successfully uninstalled greet 0.1.0") {
+		t.Errorf("uninstall: %+v", r)
+	}
+	if _, err := os.Stat(bin); !os.IsNotExist(err) {
+		t.Errorf("the binary is left after the last uninstall: %v", err)
+	}
+}
+
+// TestBuildSkipCompilePrintsTheCommandsThatBuildByHand generates a build's
+// module without compiling it, then runs the printed script with the real
+// go commands and scans with the binary they build.
+func TestBuildSkipCompilePrintsTheCommandsThatBuildByHand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a stoq binary")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go on PATH")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on PATH")
+	}
+	plugin := writeGreetPlugin(t)
+	out := filepath.Join(t.TempDir(), "my stoq", "stoq")
+	r := stoq(t, t.TempDir(), nil, "build", "--with", plugin, "--core-dir", "../core", "--cli-dir", ".", "--skip-compile", "-q", "-o", out).mustSucceed(t)
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("--skip-compile compiled %s: %v", out, err)
+	}
+	for _, f := range []string{"go.mod", "go.sum", "main.go"} {
+		if _, err := os.Stat(filepath.Join(out+".build", f)); err != nil {
+			t.Errorf("the generated module lacks %s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out+".build", "fingerprint")); err == nil {
+		t.Error("a generated-only folder has a fingerprint: the next build would not compile")
+	}
+	for _, want := range []string{"# Generated the module of " + out, "linking greet 0.1.0", "go mod tidy\n", "go build -trimpath -o '" + out + "' .\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	script := exec.Command(sh, "-e", "-c", r.stdout)
+	script.Dir = t.TempDir()
+	script.Env = append(os.Environ(), HandoffEnvVar+"=1")
+	if output, err := script.CombinedOutput(); err != nil {
+		t.Fatalf("running the printed commands: %v\n%s\n%s", err, r.stdout, output)
+	}
+	payload := filepath.Join(t.TempDir(), "payload")
+	if err := os.WriteFile(payload, []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scan := exec.Command(out, "scan", payload, "-s", "greet")
+	scan.Env = append(os.Environ(), HomeEnvVar+"="+t.TempDir(), HandoffEnvVar+"=1")
+	got, err := scan.Output()
+	if err != nil || !strings.Contains(string(got), `"hello": "world"`) {
+		t.Errorf("the hand-built binary: %v\n%s", err, got)
+	}
+	version := exec.Command(out, "version")
+	version.Env = scan.Env
+	if got, err := version.Output(); err != nil || !strings.Contains(string(got), "greet") || !strings.Contains(string(got), "from "+plugin) {
+		t.Errorf("stoq version of the hand-built binary: %v\n%s", err, got)
+	}
+}
+
+// writeGreetPlugin writes a worker plugin greet (results {"hello":
+// "world"}) in a new folder and returns it.
+func writeGreetPlugin(t *testing.T) string {
+	t.Helper()
 	plugin := filepath.Join(t.TempDir(), "greet")
 	files := map[string]string{
 		"greet.stoq": "[Core]\nName = greet\nModule = example.org/greet\n\n[Documentation]\nAuthor = tests\nVersion = 0.1.0\n" +
@@ -168,24 +266,5 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 			t.Fatal(err)
 		}
 	}
-	r := stoq(t, home, nil, "install", plugin, "--core-dir", "../core", "--cli-dir", ".", "-q").mustSucceed(t)
-	want := "Successfully installed to " + filepath.Join(home, "plugins", "greet") + "\n"
-	if r.stdout != want || r.stderr != "" {
-		t.Errorf("stdout %q (want %q), stderr %q", r.stdout, want, r.stderr)
-	}
-	bin := filepath.Join(home, "bin", "stoq")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatal(err)
-	}
-	r = stoq(t, home, nil, "install", plugin, "--core-dir", "../core", "--cli-dir", ".")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "already installed") {
-		t.Errorf("second install: %+v", r)
-	}
-	r = stoq(t, home, nil, "uninstall", "greet").mustSucceed(t)
-	if !strings.Contains(r.stdout, "Successfully uninstalled greet 0.1.0") {
-		t.Errorf("uninstall: %+v", r)
-	}
-	if _, err := os.Stat(bin); !os.IsNotExist(err) {
-		t.Errorf("the binary is left after the last uninstall: %v", err)
-	}
+	return plugin
 }

@@ -23,8 +23,7 @@ and the Go module it was built from, as recorded in the binary.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, _ := debug.ReadBuildInfo()
-			built, _ := CurrentBuildInfo()
-			return writeVersions(env.Stdout, info, built)
+			return writeVersions(env.Stdout, info, env.Build)
 		},
 	}
 }
@@ -70,10 +69,7 @@ func writeVersions(w io.Writer, info *debug.BuildInfo, built BuildInfo) error {
 		return nil
 	}
 	fmt.Fprintln(w, "plugins:")
-	sources := map[string]string{}
-	for _, lp := range built.Plugins {
-		sources[lp.Name] = lp.Source
-	}
+	sources := built.pluginSources()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range plugins {
 		from := moduleVersion(info, p.Manifest.Module)

@@ -33,6 +33,9 @@ type Env struct {
 	ConfigFile string
 	// ConfigFileExplicit reports whether ConfigFile came from --config-file.
 	ConfigFileExplicit bool
+	// Build is how this binary was built, as its main package told Main
+	// (the zero value for a plain binary and for Run).
+	Build BuildInfo
 }
 
 // NewEnv resolves the home folder from getenv (os.Getenv when nil):

@@ -12,15 +12,17 @@ import (
 )
 
 // Main runs the stoq command with os.Args and the process's streams and
-// returns its exit status: a generated main package calls
-// os.Exit(cli.Main()). It first lets the builder hand off to
+// returns its exit status: a main package calls os.Exit(cli.Main(info)),
+// with the zero BuildInfo for a plain binary and the builder's record in
+// the main package it generates. It first lets the builder hand off to
 // $STOQ_HOME/bin/stoq when that binary should run instead.
-func Main() int {
+func Main(info BuildInfo) int {
 	env, err := NewEnv(nil, os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stoq:", err)
 		return exitUsage
 	}
+	env.Build = info
 	if handled, code := handoff(env, os.Args[1:]); handled {
 		return code
 	}

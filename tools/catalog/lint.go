@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/mod/modfile"
 )
@@ -87,8 +86,8 @@ func lintPlugin(dir, name, coreVersion string) []string {
 			out = append(out, fmt.Sprintf("%s.stoq says [Core] Name = %s; it must be the folder's name %s", name, m.Name, name))
 		}
 		if m.MinStoqVersion != "" {
-			if err := checkMinStoqVersion(m.MinStoqVersion, coreVersion); err != nil {
-				out = append(out, err.Error())
+			if err := m.CheckMinStoqVersion(coreVersion); err != nil {
+				out = append(out, fmt.Sprintf("min_stoq_version = %s is not met by the workspace core %s: %v", m.MinStoqVersion, coreVersion, err))
 			}
 		}
 		if m.Version != "" {
@@ -97,27 +96,6 @@ func lintPlugin(dir, name, coreVersion string) []string {
 	}
 	out = append(out, checkGoMod(filepath.Join(dir, "go.mod"), m)...)
 	return out
-}
-
-// checkMinStoqVersion: a version means "this or newer", anything else is a
-// semver constraint; coreVersion must meet it.
-func checkMinStoqVersion(minVersion, coreVersion string) error {
-	constraint := minVersion
-	if _, err := semver.NewVersion(minVersion); err == nil {
-		constraint = ">= " + minVersion
-	}
-	c, err := semver.NewConstraint(constraint)
-	if err != nil {
-		return fmt.Errorf("min_stoq_version %q is neither a version nor a constraint", minVersion)
-	}
-	v, err := semver.NewVersion(coreVersion)
-	if err != nil {
-		return fmt.Errorf("core version %q: %w", coreVersion, err)
-	}
-	if !c.Check(v) {
-		return fmt.Errorf("min_stoq_version = %s is not met by the workspace core %s", minVersion, coreVersion)
-	}
-	return nil
 }
 
 // changelogEntry matches a release heading: "## 3.0.0 - 2026-11-27",

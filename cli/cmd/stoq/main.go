@@ -9,4 +9,4 @@ import (
 	"github.com/stoq-go/stoq/cli/v3"
 )
 
-func main() { os.Exit(cli.Main()) }
+func main() { os.Exit(cli.Main(cli.BuildInfo{})) }

@@ -10,4 +10,4 @@ import (
 	_ "github.com/stoq-go/stoq/cli/v3/internal/testplugins"
 )
 
-func main() { os.Exit(cli.Main()) }
+func main() { os.Exit(cli.Main(cli.BuildInfo{})) }

@@ -10,32 +10,32 @@ import (
 	"time"
 )
 
-// Home is the layout of $STOQ_HOME that install and uninstall manage:
+// stoqHome is the layout of $STOQ_HOME that install and uninstall manage:
 //
 //	plugins/NAME/     installed plugins (sources and NAME.stoq)
 //	src/core, src/cli the core and cli sources the binary links
 //	build/            the generated main module of bin/stoq
 //	bin/stoq          the binary with every installed plugin
 //	installed.json    what was installed, from where
-type Home struct{ Dir string }
+type stoqHome struct{ Dir string }
 
 // PluginsDir is the default install folder.
-func (h Home) PluginsDir() string { return filepath.Join(h.Dir, "plugins") }
+func (h stoqHome) PluginsDir() string { return filepath.Join(h.Dir, "plugins") }
 
 // Binary is the custom stoq.
-func (h Home) Binary() string { return filepath.Join(h.Dir, "bin", "stoq") }
+func (h stoqHome) Binary() string { return filepath.Join(h.Dir, "bin", "stoq") }
 
 // BuildDir holds the generated module of Binary.
-func (h Home) BuildDir() string { return filepath.Join(h.Dir, "build") }
+func (h stoqHome) BuildDir() string { return filepath.Join(h.Dir, "build") }
 
 // CoreSrc and CLISrc hold the sources Binary links.
-func (h Home) CoreSrc() string { return filepath.Join(h.Dir, "src", "core") }
+func (h stoqHome) CoreSrc() string { return filepath.Join(h.Dir, "src", "core") }
 
 // CLISrc holds the cli sources Binary links.
-func (h Home) CLISrc() string { return filepath.Join(h.Dir, "src", "cli") }
+func (h stoqHome) CLISrc() string { return filepath.Join(h.Dir, "src", "cli") }
 
-func (h Home) stateFile() string { return filepath.Join(h.Dir, "installed.json") }
-func (h Home) lockFile() string  { return filepath.Join(h.Dir, ".install.lock") }
+func (h stoqHome) stateFile() string { return filepath.Join(h.Dir, "installed.json") }
+func (h stoqHome) lockFile() string  { return filepath.Join(h.Dir, ".install.lock") }
 
 // InstalledPlugin is one entry of installed.json.
 type InstalledPlugin struct {
@@ -53,16 +53,16 @@ type installState struct {
 	Plugins map[string]InstalledPlugin `json:"plugins"`
 }
 
-// Installed lists the plugins installed in home, by name.
-func Installed(home string) ([]InstalledPlugin, error) {
-	st, err := loadState(Home{home})
+// listInstalled lists the plugins installed in home, by name.
+func listInstalled(home string) ([]InstalledPlugin, error) {
+	st, err := loadState(stoqHome{home})
 	if err != nil {
 		return nil, err
 	}
 	return st.sorted(), nil
 }
 
-func loadState(h Home) (*installState, error) {
+func loadState(h stoqHome) (*installState, error) {
 	st := &installState{Plugins: map[string]InstalledPlugin{}}
 	data, err := os.ReadFile(h.stateFile())
 	if errors.Is(err, os.ErrNotExist) {
@@ -80,16 +80,12 @@ func loadState(h Home) (*installState, error) {
 	return st, nil
 }
 
-func (st *installState) save(h Home) error {
+func (st *installState) save(h stoqHome) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := h.stateFile() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, h.stateFile())
+	return writeFileAtomic(h.stateFile(), append(data, '\n'), 0o644)
 }
 
 func (st *installState) sorted() []InstalledPlugin {

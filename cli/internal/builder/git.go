@@ -264,29 +264,13 @@ type pickedRef struct {
 // pre-release, else the default branch), an exact version (its tag), a
 // semver constraint (the highest tag meeting it) or a branch or tag name.
 func pickRef(refNames []string, prefix, want, what string) (pickedRef, error) {
-	type tagged struct {
-		ref plumbing.ReferenceName
-		v   *semver.Version
-	}
-	var tags []tagged
-	for _, n := range refNames {
-		rest, ok := strings.CutPrefix(n, "refs/tags/"+prefix+"v")
-		if !ok {
-			continue
-		}
-		v, err := semver.StrictNewVersion(rest)
-		if err != nil {
-			continue
-		}
-		tags = append(tags, tagged{plumbing.ReferenceName(n), v})
-	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].v.GreaterThan(tags[j].v) })
-	versions := make([]string, len(tags))
-	for i, t := range tags {
-		versions[i] = t.v.String()
-	}
+	tags := versionTags(refNames, prefix)
 	available := "it has no version tags"
-	if len(versions) > 0 {
+	if len(tags) > 0 {
+		versions := make([]string, len(tags))
+		for i, t := range tags {
+			versions[i] = t.v.String()
+		}
 		available = "versions: " + strings.Join(versions, ", ")
 	}
 
@@ -325,4 +309,29 @@ func pickRef(refNames []string, prefix, want, what string) (pickedRef, error) {
 		}
 	}
 	return pickedRef{}, fmt.Errorf("%s has no version, branch or tag %q; %s", what, want, available)
+}
+
+// versionTag is a release tag: PREFIXvVERSION.
+type versionTag struct {
+	ref plumbing.ReferenceName
+	v   *semver.Version
+}
+
+// versionTags are the tags of refNames (full names) that name a strict
+// semver version under prefix, highest first.
+func versionTags(refNames []string, prefix string) []versionTag {
+	var tags []versionTag
+	for _, n := range refNames {
+		rest, ok := strings.CutPrefix(n, "refs/tags/"+prefix+"v")
+		if !ok {
+			continue
+		}
+		v, err := semver.StrictNewVersion(rest)
+		if err != nil {
+			continue
+		}
+		tags = append(tags, versionTag{plumbing.ReferenceName(n), v})
+	}
+	sort.Slice(tags, func(i, j int) bool { return tags[i].v.GreaterThan(tags[j].v) })
+	return tags
 }

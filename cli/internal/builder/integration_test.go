@@ -21,6 +21,13 @@ import (
 // test plugins, and the real plugins/hash when the workspace has it. They
 // use the user's Go build cache, so only the first run is slow.
 
+// The workspace's folders, seen from this package's folder (cli/internal/builder).
+var (
+	workspaceRoot = filepath.Join("..", "..", "..")
+	workspaceCore = filepath.Join(workspaceRoot, "core")
+	workspaceCLI  = filepath.Join(workspaceRoot, "cli")
+)
+
 const testCoreRequire = "require github.com/stoq-go/stoq/core/v3 v3.0.0\n\nreplace github.com/stoq-go/stoq/core/v3 => ../../core\n"
 
 // testPlugin writes a worker plugin whose results say its version and
@@ -71,7 +78,7 @@ func testCatalog(t *testing.T, dir string) (hasHash bool) {
 	t.Helper()
 	r := newTestRepo(t, dir)
 	for _, m := range []string{"core", "cli"} {
-		copySources(t, filepath.Join("..", "..", m), filepath.Join(dir, m))
+		copySources(t, filepath.Join(workspaceRoot, m), filepath.Join(dir, m))
 	}
 	r.write(testPlugin("hello", "hello", "1.0.0", "3.0.0", "hello", ""))
 	r.commit("hello 1.0.0")
@@ -82,7 +89,7 @@ func testCatalog(t *testing.T, dir string) (hasHash bool) {
 	r.write(testPlugin("toonew", "toonew", "1.0.0", "99.0.0", "x", ""))
 	r.write(testPlugin("broken", "broken", "1.0.0", "3.0.0", "x", "\nvar _ int = \"not an int\"\n"))
 	r.write(testPlugin("evil", "../evil", "1.0.0", "3.0.0", "x", ""))
-	hash := filepath.Join("..", "..", "plugins", "hash")
+	hash := filepath.Join(workspaceRoot, "plugins", "hash")
 	if _, err := os.Stat(filepath.Join(hash, "hash.stoq")); err == nil {
 		if err := copyTree(hash, filepath.Join(dir, "plugins", "hash")); err != nil {
 			t.Fatal(err)
@@ -123,12 +130,12 @@ func copySources(t *testing.T, src, dst string) {
 
 // testEnviron is the environment of go commands and binaries in tests.
 func testEnviron(home string) []string {
-	env := withoutVars(os.Environ(), HandoffEnv, "STOQ_HOME", "STOQ_CATALOG")
+	env := withoutVars(os.Environ(), handoffEnv, "STOQ_HOME", "STOQ_CATALOG")
 	return append(env, "STOQ_HOME="+home)
 }
 
-// HandoffEnv mirrors cli.HandoffEnvVar (the cli package imports this one).
-const HandoffEnv = "STOQ_HANDOFF"
+// handoffEnv mirrors cli.HandoffEnvVar (the cli package imports this one).
+const handoffEnv = "STOQ_HANDOFF"
 
 func runBinary(t *testing.T, bin string, environ []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
@@ -177,7 +184,7 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds stoq binaries (seconds warm, minutes with an empty build cache)")
 	}
-	if _, err := FindToolchain(context.Background(), nil); err != nil {
+	if _, err := findToolchain(context.Background(), nil); err != nil {
 		t.Skip(err)
 	}
 	ctx := context.Background()
@@ -190,15 +197,15 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 	hasHash := testCatalog(t, catDir)
 	home := filepath.Join(root, "home")
 	environ := testEnviron(home)
-	fileCat, err := NewCatalog("file://"+catDir, "test", "")
+	fileCat, err := newCatalog("file://"+catDir, "test", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirCat, err := NewCatalog(catDir, "test", "")
+	dirCat, err := newCatalog(catDir, "test", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := Home{Dir: home}
+	h := stoqHome{Dir: home}
 	var progress bytes.Buffer
 	install := func(spec string, cat Catalog, upgrade bool) (*InstallResult, error) {
 		s, err := ParseInstallSpec(spec, !filepath.IsAbs(spec))
@@ -234,11 +241,11 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if !strings.Contains(string(gomod), "example.org/stoqtest/hello => "+res.Dir) {
 			t.Errorf("the kept go.mod does not replace hello:\n%s", gomod)
 		}
-		installed, err := Installed(home)
+		installed, err := listInstalled(home)
 		if err != nil || len(installed) != 1 || !strings.Contains(installed[0].Source, "tag plugins/hello/v1.0.0") {
 			t.Errorf("installed %+v, %v", installed, err)
 		}
-		info, err := ReadHomeBuildInfo(home)
+		info, err := ReadHomeRecord(home)
 		if err != nil || info.Kind != KindInstall || len(info.Plugins) != 1 || info.Plugins[0].Version != "1.0.0" {
 			t.Errorf("build info %+v, %v", info, err)
 		}
@@ -336,7 +343,7 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if got := scanWith(t, h.Binary(), environ, "hello"); got["version"] != "1.0.0" {
 			t.Errorf("the old binary does not scan: %v", got)
 		}
-		if installed, _ := Installed(home); len(installed) != 1 {
+		if installed, _ := listInstalled(home); len(installed) != 1 {
 			t.Errorf("installed %+v", installed)
 		}
 	})
@@ -358,8 +365,8 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 			if got := scanWith(t, h.Binary(), environ, "hash"); len(got) == 0 {
 				t.Errorf("hash results %v", got)
 			}
-			if len(res.Link.Info.Plugins) != 2 {
-				t.Errorf("linked %+v", res.Link.Info.Plugins)
+			if len(res.Link.Record.Plugins) != 2 {
+				t.Errorf("linked %+v", res.Link.Record.Plugins)
 			}
 		})
 	}
@@ -376,7 +383,7 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 
 	t.Run("the stoq on PATH hands off to $STOQ_HOME/bin/stoq", func(t *testing.T) {
 		stock := filepath.Join(root, "stock", "stoq")
-		tc, err := FindToolchain(ctx, environ)
+		tc, err := findToolchain(ctx, environ)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,9 +394,9 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if err != nil || !strings.Contains(out, "hello") {
 			t.Errorf("stock stoq did not hand off: %v\n%s%s", err, out, errOut)
 		}
-		out, _, _ = runBinary(t, stock, append(environ, HandoffEnv+"=1"), "version")
+		out, _, _ = runBinary(t, stock, append(environ, handoffEnv+"=1"), "version")
 		if strings.Contains(out, "hello") {
-			t.Errorf("with %s=1 the stock stoq still handed off:\n%s", HandoffEnv, out)
+			t.Errorf("with %s=1 the stock stoq still handed off:\n%s", handoffEnv, out)
 		}
 	})
 
@@ -401,8 +408,8 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if removed.Name != "hello" || len(link.Info.Plugins) != 1 || link.Info.Plugins[0].Name != "hash" {
-			t.Errorf("removed %+v, linked %+v", removed, link.Info.Plugins)
+		if removed.Name != "hello" || len(link.Record.Plugins) != 1 || link.Record.Plugins[0].Name != "hash" {
+			t.Errorf("removed %+v, linked %+v", removed, link.Record.Plugins)
 		}
 		if _, err := os.Stat(filepath.Join(h.PluginsDir(), "hello")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("plugins/hello is left: %v", err)
@@ -484,7 +491,7 @@ func TestInstallWithoutGoChangesNothing(t *testing.T) {
 	_, err = Install(context.Background(), InstallOptions{
 		Home: home, Spec: spec, Environ: []string{"PATH=" + t.TempDir(), "HOME=" + home},
 	})
-	if !errors.Is(err, ErrNoGo) || !strings.Contains(err.Error(), "nothing was installed") {
+	if !errors.Is(err, errNoGo) || !strings.Contains(err.Error(), "nothing was installed") {
 		t.Fatalf("err = %v", err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(home, "plugins"))
@@ -499,7 +506,7 @@ func TestInstallWithoutGoChangesNothing(t *testing.T) {
 }
 
 func TestInstallRefusesAPluginNeedingANewerGo(t *testing.T) {
-	if _, err := FindToolchain(context.Background(), nil); err != nil {
+	if _, err := findToolchain(context.Background(), nil); err != nil {
 		t.Skip(err)
 	}
 	home := filepath.Join(t.TempDir(), "home")

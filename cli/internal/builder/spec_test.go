@@ -23,22 +23,22 @@ func TestParseInstallSpec(t *testing.T) {
 		want   Spec
 		err    string
 	}{
-		{in: "stoq:yara", want: Spec{Kind: FromCatalog, Name: "yara"}},
-		{in: "stoq:yara@3.1.0", github: true, want: Spec{Kind: FromCatalog, Name: "yara", Version: "3.1.0"}},
+		{in: "stoq:yara", want: Spec{kind: fromCatalog, name: "yara"}},
+		{in: "stoq:yara@3.1.0", github: true, want: Spec{kind: fromCatalog, name: "yara", version: "3.1.0"}},
 		{in: "stoq:../evil", err: "not a plugin name"},
 		{in: "stoq:yara@", err: "no version"},
-		{in: "acme/stoq-pdfid", github: true, want: Spec{Kind: FromGit, URL: "https://github.com/acme/stoq-pdfid"}},
-		{in: "acme/plugins/pdf/pdfid@v1.2.0", github: true, want: Spec{Kind: FromGit, URL: "https://github.com/acme/plugins", Dir: "pdf/pdfid", Version: "v1.2.0"}},
-		{in: "acme/repo.git@main", github: true, want: Spec{Kind: FromGit, URL: "https://github.com/acme/repo", Version: "main"}},
+		{in: "acme/stoq-pdfid", github: true, want: Spec{kind: fromGit, url: "https://github.com/acme/stoq-pdfid"}},
+		{in: "acme/plugins/pdf/pdfid@v1.2.0", github: true, want: Spec{kind: fromGit, url: "https://github.com/acme/plugins", dir: "pdf/pdfid", version: "v1.2.0"}},
+		{in: "acme/repo.git@main", github: true, want: Spec{kind: fromGit, url: "https://github.com/acme/repo", version: "main"}},
 		{in: "acme/repo/../x", github: true, err: "'..'"},
 		{in: "acme", github: true, err: "expected"},
-		{in: "https://example.org/x/stoq.git//plugins/hash@3.0.0", want: Spec{Kind: FromGit, URL: "https://example.org/x/stoq.git", Dir: "plugins/hash", Version: "3.0.0"}},
-		{in: "file:///srv/stoq//plugins/hash", want: Spec{Kind: FromGit, URL: "file:///srv/stoq", Dir: "plugins/hash"}},
+		{in: "https://example.org/x/stoq.git//plugins/hash@3.0.0", want: Spec{kind: fromGit, url: "https://example.org/x/stoq.git", dir: "plugins/hash", version: "3.0.0"}},
+		{in: "file:///srv/stoq//plugins/hash", want: Spec{kind: fromGit, url: "file:///srv/stoq", dir: "plugins/hash"}},
 		{in: "file:///srv/stoq//plugins/../../x", err: "'..'"},
-		{in: "git@example.org:acme/p.git@1.0.0", want: Spec{Kind: FromGit, URL: "git@example.org:acme/p.git", Version: "1.0.0"}},
-		{in: "git@example.org:acme/p.git", want: Spec{Kind: FromGit, URL: "git@example.org:acme/p.git"}},
+		{in: "git@example.org:acme/p.git@1.0.0", want: Spec{kind: fromGit, url: "git@example.org:acme/p.git", version: "1.0.0"}},
+		{in: "git@example.org:acme/p.git", want: Spec{kind: fromGit, url: "git@example.org:acme/p.git"}},
 		{in: "https:///nohost", err: "no host"},
-		{in: plugin, want: Spec{Kind: FromPath, Path: plugin}},
+		{in: plugin, want: Spec{kind: fromPath, path: plugin}},
 		{in: file, err: "not a folder"},
 		{in: filepath.Join(dir, "missing"), err: "no such file"},
 		{in: "", err: "no plugin given"},
@@ -55,7 +55,7 @@ func TestParseInstallSpec(t *testing.T) {
 			t.Errorf("ParseInstallSpec(%q): %v", tt.in, err)
 			continue
 		}
-		tt.want.Raw = tt.in
+		tt.want.raw = tt.in
 		if got != tt.want {
 			t.Errorf("ParseInstallSpec(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
@@ -69,12 +69,12 @@ func TestParseWithSpec(t *testing.T) {
 		want Spec
 		err  string
 	}{
-		{in: "hash", want: Spec{Kind: FromCatalog, Name: "hash", Raw: "stoq:hash"}},
-		{in: "hash@3.0.0", want: Spec{Kind: FromCatalog, Name: "hash", Version: "3.0.0", Raw: "stoq:hash@3.0.0"}},
-		{in: "stoq:hash", want: Spec{Kind: FromCatalog, Name: "hash", Raw: "stoq:hash"}},
-		{in: "github.com/acme/pdfid@v1.2.0", want: Spec{Kind: FromModule, Module: "github.com/acme/pdfid", Version: "v1.2.0", Raw: "github.com/acme/pdfid@v1.2.0"}},
+		{in: "hash", want: Spec{kind: fromCatalog, name: "hash", raw: "stoq:hash"}},
+		{in: "hash@3.0.0", want: Spec{kind: fromCatalog, name: "hash", version: "3.0.0", raw: "stoq:hash@3.0.0"}},
+		{in: "stoq:hash", want: Spec{kind: fromCatalog, name: "hash", raw: "stoq:hash"}},
+		{in: "github.com/acme/pdfid@v1.2.0", want: Spec{kind: fromModule, module: "github.com/acme/pdfid", version: "v1.2.0", raw: "github.com/acme/pdfid@v1.2.0"}},
 		{in: "github.com/acme/pdfid@", err: "no version"},
-		{in: dir, want: Spec{Kind: FromPath, Path: dir, Raw: dir}},
+		{in: dir, want: Spec{kind: fromPath, path: dir, raw: dir}},
 		{in: "Not A Name", err: "not a catalogue plugin name"},
 		{in: "", err: "empty"},
 	}
@@ -108,13 +108,13 @@ func FuzzParseInstallSpec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if spec.Kind == FromGit && spec.Dir != "" {
-			if checkRepoDir(spec.Dir) != nil || strings.HasPrefix(spec.Dir, "/") {
-				t.Fatalf("%q: unsafe Dir %q", s, spec.Dir)
+		if spec.kind == fromGit && spec.dir != "" {
+			if checkRepoDir(spec.dir) != nil || strings.HasPrefix(spec.dir, "/") {
+				t.Fatalf("%q: unsafe Dir %q", s, spec.dir)
 			}
 		}
-		if spec.Kind == FromCatalog && (strings.Contains(spec.Name, "/") || strings.Contains(spec.Name, "..")) {
-			t.Fatalf("%q: unsafe Name %q", s, spec.Name)
+		if spec.kind == fromCatalog && (strings.Contains(spec.name, "/") || strings.Contains(spec.name, "..")) {
+			t.Fatalf("%q: unsafe Name %q", s, spec.name)
 		}
 	})
 }

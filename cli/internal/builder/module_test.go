@@ -45,7 +45,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 		t.Skip("builds a stoq binary")
 	}
 	ctx := context.Background()
-	if _, err := FindToolchain(ctx, nil); err != nil {
+	if _, err := findToolchain(ctx, nil); err != nil {
 		t.Skip(err)
 	}
 	root := t.TempDir()
@@ -67,7 +67,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	}
 
 	home := filepath.Join(root, "home")
-	tc, err := FindToolchain(ctx, nil)
+	tc, err := findToolchain(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +90,14 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	out := filepath.Join(root, "out", "stoq")
 	var progress bytes.Buffer
 	res, err := Build(ctx, BuildOptions{
-		With: []Spec{spec}, CoreDir: "../../core", CLIDir: "..", Output: out, Environ: environ,
+		With: []Spec{spec}, CoreDir: workspaceCore, CLIDir: workspaceCLI, Output: out, Environ: environ,
 		Progress: NewProgress(&progress, false),
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	if len(res.Info.Plugins) != 1 || res.Info.Plugins[0].Version != "1.2.0" || !strings.Contains(res.Info.Plugins[0].Source, "module "+path+"@v1.2.0") {
-		t.Errorf("linked %+v", res.Info.Plugins)
+	if len(res.Record.Plugins) != 1 || res.Record.Plugins[0].Version != "1.2.0" || !strings.Contains(res.Record.Plugins[0].Source, "module "+path+"@v1.2.0") {
+		t.Errorf("linked %+v", res.Record.Plugins)
 	}
 	gomod, _ := os.ReadFile(filepath.Join(res.BuildDir, "go.mod"))
 	if !strings.Contains(string(gomod), path+" v1.2.0") || strings.Contains(string(gomod), path+" =>") {
@@ -122,7 +122,7 @@ func TestBuildWithAPublishedModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Build(ctx, BuildOptions{With: []Spec{spec, local}, CoreDir: "../../core", CLIDir: "..", Output: filepath.Join(root, "out2", "stoq"), Environ: environ})
+	_, err = Build(ctx, BuildOptions{With: []Spec{spec, local}, CoreDir: workspaceCore, CLIDir: workspaceCLI, Output: filepath.Join(root, "out2", "stoq"), Environ: environ})
 	want := "plugin greetmod: asked for " + path + "@v1.2.0 but the build would use v1.3.0, required by plugin needsnew"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want %q", err, want)

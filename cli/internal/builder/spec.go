@@ -7,36 +7,34 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/stoq-go/stoq/core/v3"
 )
 
-// SpecKind says where a plugin comes from.
-type SpecKind int
+// specKind says where a plugin comes from.
+type specKind int
 
 // The kinds of plugin source.
 const (
-	// FromCatalog is stoq:NAME[@VERSION]: plugins/NAME of the catalogue.
-	FromCatalog SpecKind = iota + 1
-	// FromGit is a git repository: OWNER/REPO[/DIR][@VERSION] on GitHub or
+	// fromCatalog is stoq:NAME[@VERSION]: plugins/NAME of the catalogue.
+	fromCatalog specKind = iota + 1
+	// fromGit is a git repository: OWNER/REPO[/DIR][@VERSION] on GitHub or
 	// any git URL, optionally URL//DIR[@VERSION].
-	FromGit
-	// FromPath is a plugin folder on disk, taken as it is.
-	FromPath
-	// FromModule is MODULE@VERSION, a published Go module fetched through
+	fromGit
+	// fromPath is a plugin folder on disk, taken as it is.
+	fromPath
+	// fromModule is MODULE@VERSION, a published Go module fetched through
 	// the module proxy (stoq build --with only).
-	FromModule
+	fromModule
 )
 
-func (k SpecKind) String() string {
+func (k specKind) String() string {
 	switch k {
-	case FromCatalog:
+	case fromCatalog:
 		return "catalogue"
-	case FromGit:
+	case fromGit:
 		return "git"
-	case FromPath:
+	case fromPath:
 		return "path"
-	case FromModule:
+	case fromModule:
 		return "module"
 	}
 	return fmt.Sprintf("SpecKind(%d)", int(k))
@@ -45,29 +43,29 @@ func (k SpecKind) String() string {
 // Spec is a parsed plugin source, as typed after stoq install or
 // stoq build --with.
 type Spec struct {
-	Kind SpecKind
-	// Raw is the text it was parsed from.
-	Raw string
-	// Name is the plugin name of a catalogue spec.
-	Name string
-	// URL is the repository of a git spec.
-	URL string
-	// Dir is the plugin's folder inside a git repository ("" for its root).
-	Dir string
-	// Version is what was asked after '@': a version (3.1.0 or v3.1.0), a
+	kind specKind
+	// raw is the text it was parsed from.
+	raw string
+	// name is the plugin name of a catalogue spec.
+	name string
+	// url is the repository of a git spec.
+	url string
+	// dir is the plugin's folder inside a git repository ("" for its root).
+	dir string
+	// version is what was asked after '@': a version (3.1.0 or v3.1.0), a
 	// semver constraint (^3.1) or a branch or tag name; "" for the newest.
-	Version string
-	// Path is the folder of a path spec (absolute).
-	Path string
-	// Module is the module path of a module spec.
-	Module string
+	version string
+	// path is the folder of a path spec (absolute).
+	path string
+	// module is the module path of a module spec.
+	module string
 }
 
 // String gives the spec back in the form it is written.
-func (s Spec) String() string { return s.Raw }
+func (s Spec) String() string { return s.raw }
 
-// CatalogPrefix introduces a catalogue plugin: stoq:NAME[@VERSION].
-const CatalogPrefix = "stoq:"
+// catalogPrefix introduces a catalogue plugin: stoq:NAME[@VERSION].
+const catalogPrefix = "stoq:"
 
 var (
 	githubRe     = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+)((?:/[A-Za-z0-9._-]+)*)$`)
@@ -82,7 +80,7 @@ func ParseInstallSpec(s string, github bool) (Spec, error) {
 	switch {
 	case s == "":
 		return Spec{}, fmt.Errorf("no plugin given: use stoq:NAME, OWNER/REPO, a git URL or a folder")
-	case strings.HasPrefix(s, CatalogPrefix):
+	case strings.HasPrefix(s, catalogPrefix):
 		return parseCatalogSpec(s)
 	case isGitURL(s):
 		return parseGitURLSpec(s)
@@ -101,7 +99,7 @@ func ParseWithSpec(s string) (Spec, error) {
 	switch {
 	case s == "":
 		return Spec{}, fmt.Errorf("empty --with")
-	case strings.HasPrefix(s, CatalogPrefix):
+	case strings.HasPrefix(s, catalogPrefix):
 		return parseCatalogSpec(s)
 	case isGitURL(s):
 		return parseGitURLSpec(s)
@@ -111,26 +109,26 @@ func ParseWithSpec(s string) (Spec, error) {
 		if version == "" {
 			return Spec{}, fmt.Errorf("--with %s: no version after '@'", s)
 		}
-		return Spec{Kind: FromModule, Raw: s, Module: name, Version: version}, nil
+		return Spec{kind: fromModule, raw: s, module: name, version: version}, nil
 	}
 	if looksLikePath(s) {
 		return parsePathSpec(s)
 	}
-	if core.ValidPluginName(name) {
-		return parseCatalogSpec(CatalogPrefix + s)
+	if validPluginName(name) {
+		return parseCatalogSpec(catalogPrefix + s)
 	}
 	return Spec{}, fmt.Errorf("--with %q: not a catalogue plugin name (lowercase letters, digits, '_' and '-'), a folder, MODULE@VERSION or a git URL", s)
 }
 
 func parseCatalogSpec(s string) (Spec, error) {
-	name, version, hasVersion := strings.Cut(strings.TrimPrefix(s, CatalogPrefix), "@")
-	if !core.ValidPluginName(name) {
+	name, version, hasVersion := strings.Cut(strings.TrimPrefix(s, catalogPrefix), "@")
+	if !validPluginName(name) {
 		return Spec{}, fmt.Errorf("%s: %q is not a plugin name (lowercase letters, digits, '_' and '-')", s, name)
 	}
 	if hasVersion && version == "" {
 		return Spec{}, fmt.Errorf("%s: no version after '@'", s)
 	}
-	return Spec{Kind: FromCatalog, Raw: s, Name: name, Version: version}, nil
+	return Spec{kind: fromCatalog, raw: s, name: name, version: version}, nil
 }
 
 func parseGitHubSpec(s string) (Spec, error) {
@@ -147,10 +145,10 @@ func parseGitHubSpec(s string) (Spec, error) {
 		return Spec{}, fmt.Errorf("--github %s: %w", s, err)
 	}
 	return Spec{
-		Kind: FromGit, Raw: s,
-		URL:     "https://github.com/" + m[1] + "/" + strings.TrimSuffix(m[2], ".git"),
-		Dir:     dir,
-		Version: version,
+		kind: fromGit, raw: s,
+		url:     "https://github.com/" + m[1] + "/" + strings.TrimSuffix(m[2], ".git"),
+		dir:     dir,
+		version: version,
 	}, nil
 }
 
@@ -199,7 +197,7 @@ func parseGitURLSpec(s string) (Spec, error) {
 			return Spec{}, fmt.Errorf("%s: no path in the file:// URL", s)
 		}
 	}
-	return Spec{Kind: FromGit, Raw: s, URL: rest, Dir: dir, Version: version}, nil
+	return Spec{kind: fromGit, raw: s, url: rest, dir: dir, version: version}, nil
 }
 
 func parsePathSpec(s string) (Spec, error) {
@@ -222,7 +220,7 @@ func parsePathSpec(s string) (Spec, error) {
 	if !fi.IsDir() {
 		return Spec{}, fmt.Errorf("plugin folder %s: not a folder", s)
 	}
-	return Spec{Kind: FromPath, Raw: s, Path: abs}, nil
+	return Spec{kind: fromPath, raw: s, path: abs}, nil
 }
 
 func looksLikePath(s string) bool {

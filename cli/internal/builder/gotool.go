@@ -12,68 +12,70 @@ import (
 	"strings"
 )
 
-// Toolchain is the Go toolchain that builds binaries: Go links plugins at
+// toolchain is the Go toolchain that builds binaries: Go links plugins at
 // build time, so installing one needs `go` on the machine.
-type Toolchain struct {
+type toolchain struct {
 	// Go is the go command's path; Version its version (go1.26.8).
 	Go      string
 	Version string
-	// environ is the environment go commands run with.
-	environ []string
+	// command names go in the commands printed for a build by hand: "go"
+	// when it is the one on PATH, else its path.
+	command string
+	// environ is the environment go commands run with: the user's, with
+	// the variables of overrides set over it.
+	environ   []string
+	overrides []string
 	// switching is set when the user's GOTOOLCHAIN lets go pick another
 	// toolchain, so an old local one is no reason to refuse.
 	switching bool
 }
 
-// ErrNoGo is the error (wrapped) when no Go toolchain is found.
-var ErrNoGo = errors.New("no Go toolchain found")
+// errNoGo is the error (wrapped) when no Go toolchain is found.
+var errNoGo = errors.New("no Go toolchain found")
 
-// FindToolchain finds `go` on the PATH of environ (os.Environ() when nil),
+// findToolchain finds `go` on the PATH of environ (os.Environ() when nil),
 // then in $GOROOT/bin, and asks it its version. Go commands it runs get
 // environ with GOWORK=off (a go.work above the build folder, or an exported
 // GOWORK, would take over the generated module) and, unless the user chose
 // one, GOTOOLCHAIN=local (a build never downloads a toolchain by surprise).
-func FindToolchain(ctx context.Context, environ []string) (*Toolchain, error) {
+func findToolchain(ctx context.Context, environ []string) (*toolchain, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
-	goBin := lookPathIn("go", getenvIn(environ, "PATH"))
-	if goBin == "" {
+	t := &toolchain{command: "go"}
+	t.Go = lookPathIn("go", getenvIn(environ, "PATH"))
+	if t.Go == "" {
 		if root := getenvIn(environ, "GOROOT"); root != "" {
 			if p := filepath.Join(root, "bin", "go"); isExecutable(p) {
-				goBin = p
+				t.Go, t.command = p, p
 			}
 		}
 	}
-	if goBin == "" {
+	if t.Go == "" {
 		return nil, fmt.Errorf("%w: building stoq with plugins needs Go (1.26 or newer) and `go` was not found on PATH: "+
-			"install it (https://go.dev/dl/ or your system's golang package), make sure `go version` works, and try again", ErrNoGo)
+			"install it (https://go.dev/dl/ or your system's golang package), make sure `go version` works, and try again", errNoGo)
 	}
-	t := &Toolchain{Go: goBin}
 	tc := getenvIn(environ, "GOTOOLCHAIN")
 	t.switching = tc != "" && tc != "local"
-	env := withoutVars(environ, "GOWORK", "GOTOOLCHAIN")
-	env = append(env, "GOWORK=off")
-	if tc != "" {
-		env = append(env, "GOTOOLCHAIN="+tc)
-	} else {
-		env = append(env, "GOTOOLCHAIN=local")
+	if tc == "" {
+		tc = "local"
 	}
-	t.environ = env
+	t.overrides = []string{"GOWORK=off", "GOTOOLCHAIN=" + tc}
+	t.environ = append(withoutVars(environ, varNames(t.overrides)...), t.overrides...)
 	out, err := t.output(ctx, os.TempDir(), nil, "env", "GOVERSION")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s does not run: %v", ErrNoGo, goBin, err)
+		return nil, fmt.Errorf("%w: %s does not run: %v", errNoGo, t.Go, err)
 	}
 	t.Version = strings.TrimSpace(string(out))
 	if !version.IsValid(t.Version) {
-		return nil, fmt.Errorf("%w: %s reports version %q", ErrNoGo, goBin, t.Version)
+		return nil, fmt.Errorf("%w: %s reports version %q", errNoGo, t.Go, t.Version)
 	}
 	return t, nil
 }
 
-// Need checks that the toolchain can build a module whose go.mod says
+// need checks that the toolchain can build a module whose go.mod says
 // `go goVersion`; who names the module in the message.
-func (t *Toolchain) Need(goVersion, who string) error {
+func (t *toolchain) need(goVersion, who string) error {
 	if goVersion == "" || t.switching {
 		return nil
 	}
@@ -90,7 +92,7 @@ func (t *Toolchain) Need(goVersion, who string) error {
 
 // output runs go with args in dir, with extra variables added to the
 // environment; the error carries go's own message.
-func (t *Toolchain) output(ctx context.Context, dir string, extra []string, args ...string) ([]byte, error) {
+func (t *toolchain) output(ctx context.Context, dir string, extra []string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, t.Go, args...)
 	cmd.Dir = dir
 	cmd.Env = append(withoutVars(t.environ, varNames(extra)...), extra...)
@@ -104,33 +106,59 @@ func (t *Toolchain) output(ctx context.Context, dir string, extra []string, args
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), ctx.Err())
 		}
-		return nil, &GoError{Args: args, Output: msg, Err: err}
+		return nil, &goError{Args: args, Output: msg, Err: err}
 	}
 	return stdout.Bytes(), nil
 }
 
+// commandLine is the shell command that runs go with args as output does,
+// with extra variables: the variables the builder sets over the user's
+// environment, then go and its arguments, quoted for a POSIX shell.
+func (t *toolchain) commandLine(extra []string, args ...string) string {
+	vars := append(withoutVars(t.overrides, varNames(extra)...), extra...)
+	words := make([]string, 0, len(vars)+1+len(args))
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		words = append(words, k+"="+shellQuote(v))
+	}
+	words = append(words, shellQuote(t.command))
+	for _, a := range args {
+		words = append(words, shellQuote(a))
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and the punctuation of paths and flags.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // modEnv is the environment of the module commands in a build folder:
 // -mod=mod so go may complete go.sum, keeping the user's other GOFLAGS.
-func (t *Toolchain) modEnv() []string {
+func (t *toolchain) modEnv() []string {
 	flags := strings.TrimSpace(getenvIn(t.environ, "GOFLAGS") + " -mod=mod")
 	return []string{"GOFLAGS=" + flags}
 }
 
-// GoError is a go command that failed, with what it printed.
-type GoError struct {
+// goError is a go command that failed, with what it printed.
+type goError struct {
 	Args   []string
 	Output string
 	Err    error
 }
 
-func (e *GoError) Error() string {
+func (e *goError) Error() string {
 	if e.Output == "" {
 		return fmt.Sprintf("go %s: %v", strings.Join(e.Args, " "), e.Err)
 	}
 	return fmt.Sprintf("go %s failed:\n%s", strings.Join(e.Args, " "), e.Output)
 }
 
-func (e *GoError) Unwrap() error { return e.Err }
+func (e *goError) Unwrap() error { return e.Err }
 
 func getenvIn(environ []string, key string) string {
 	for i := len(environ) - 1; i >= 0; i-- {

@@ -16,7 +16,7 @@ func lockFile(path string, progress *Progress) (unlock func(), err error) {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		progress.Printf("Waiting for another stoq install or uninstall to finish (%s) ...", path)
+		progress.printf("Waiting for another stoq install or uninstall to finish (%s) ...", path)
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", path, err)

@@ -15,7 +15,10 @@ func TestCatalogPluginsLinksEveryCompletePlugin(t *testing.T) {
 	writeFiles(t, tree, files)
 	var progress bytes.Buffer
 	opts := BuildOptions{CoreVersion: "3.0.0", Progress: NewProgress(&progress, true)}
-	links, err := catalogPlugins(tree, opts, Origin{Location: tree}, false, nil)
+	catalogPlugins := func() ([]link, error) {
+		return (&buildSources{opts: opts, tree: tree, treeOrigin: sourceOrigin{Location: tree}}).catalogPlugins()
+	}
+	links, err := catalogPlugins()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +33,11 @@ func TestCatalogPluginsLinksEveryCompletePlugin(t *testing.T) {
 		files["plugins/late/"+name] = content
 	}
 	writeFiles(t, tree, files)
-	if _, err := catalogPlugins(tree, opts, Origin{Location: tree}, false, nil); err == nil || !strings.Contains(err.Error(), "plugins/late") {
+	if _, err := catalogPlugins(); err == nil || !strings.Contains(err.Error(), "plugins/late") {
 		t.Errorf("a plugin needing a newer stoq: err = %v", err)
 	}
 	opts.Force = true
-	if links, err := catalogPlugins(tree, opts, Origin{Location: tree}, false, nil); err != nil || len(links) != 2 {
+	if links, err := catalogPlugins(); err != nil || len(links) != 2 {
 		t.Errorf("with Force: %v, %v", links, err)
 	}
 }

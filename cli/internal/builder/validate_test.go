@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stoq-go/stoq/core/v3"
 )
 
 func manifestText(name, module, version, minStoq string) string {
@@ -26,18 +28,18 @@ func TestValidate(t *testing.T) {
 	tests := []struct {
 		name  string
 		files map[string]string
-		opts  ValidateOptions
+		opts  validateOptions
 		err   string
 		warn  string
 	}{
-		{name: "valid", files: pluginFiles("hello", mod, "1.2.0", "3.0.0"), opts: ValidateOptions{WantName: "hello"}},
-		{name: "constraint met", files: pluginFiles("hello", mod, "1.2.0", ">= 3.0, < 4"), opts: ValidateOptions{CoreVersion: "3.4.1"}},
+		{name: "valid", files: pluginFiles("hello", mod, "1.2.0", "3.0.0"), opts: validateOptions{WantName: "hello"}},
+		{name: "constraint met", files: pluginFiles("hello", mod, "1.2.0", ">= 3.0, < 4"), opts: validateOptions{CoreVersion: "3.4.1"}},
 		{name: "too new", files: pluginFiles("hello", mod, "1.2.0", "99.0.0"), err: "needs stoq >= 99.0.0 (min_stoq_version = 99.0.0) and this stoq is 3.0.0"},
-		{name: "too new, forced", files: pluginFiles("hello", mod, "1.2.0", "99.0.0"), opts: ValidateOptions{Force: true}, warn: "--force"},
+		{name: "too new, forced", files: pluginFiles("hello", mod, "1.2.0", "99.0.0"), opts: validateOptions{Force: true}, warn: "--force"},
 		{name: "constraint unmet", files: pluginFiles("hello", mod, "1.2.0", "< 3"), err: "this stoq is 3.0.0"},
 		{name: "bad constraint", files: pluginFiles("hello", mod, "1.2.0", "soon"), err: "neither a version nor"},
 		{name: "unsafe name", files: map[string]string{"evil.stoq": manifestText("../evil", mod, "1.0.0", "3.0.0"), "go.mod": "module " + mod + "\n", "e.go": "package e"}, err: "not a safe plugin name"},
-		{name: "wrong name", files: pluginFiles("hello", mod, "1.0.0", "3.0.0"), opts: ValidateOptions{WantName: "other"}, err: `expected "other"`},
+		{name: "wrong name", files: pluginFiles("hello", mod, "1.0.0", "3.0.0"), opts: validateOptions{WantName: "other"}, err: `expected "other"`},
 		{name: "file name differs", files: map[string]string{"a.stoq": manifestText("hello", mod, "1.0.0", "3.0.0"), "go.mod": "module " + mod + "\n", "a.go": "package a"}, err: "NAME.stoq"},
 		{name: "not semver", files: pluginFiles("hello", mod, "1.0", "3.0.0"), err: "not a semantic version"},
 		{name: "missing fields", files: map[string]string{"hello.stoq": "[Core]\nName = hello\n", "go.mod": "module x\n"}, err: "missing [Core] Module"},
@@ -52,7 +54,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
-			p, err := Validate(dir, tt.opts)
+			p, err := validatePlugin(dir, tt.opts)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -75,6 +77,9 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestCheckMinStoqVersion pins the rule validatePlugin relies on (core's
+// Manifest.CheckMinStoqVersion): a version means "this or newer", anything
+// else is a constraint, and the message gives the running version.
 func TestCheckMinStoqVersion(t *testing.T) {
 	tests := []struct {
 		min, running string
@@ -85,9 +90,9 @@ func TestCheckMinStoqVersion(t *testing.T) {
 		{">=3.0.0, <4.0.0", "4.0.0", false}, {"", "3.0.0", false}, {"three", "3.0.0", false},
 	}
 	for _, tt := range tests {
-		err := CheckMinStoqVersion(tt.min, tt.running)
+		err := (&core.Manifest{Name: "hello", MinStoqVersion: tt.min}).CheckMinStoqVersion(tt.running)
 		if (err == nil) != tt.ok {
-			t.Errorf("CheckMinStoqVersion(%q, %q) = %v, want ok=%v", tt.min, tt.running, err, tt.ok)
+			t.Errorf("CheckMinStoqVersion(%q) with stoq %q = %v, want ok=%v", tt.min, tt.running, err, tt.ok)
 		}
 		if err != nil && tt.min != "" && !strings.Contains(err.Error(), tt.running) && !strings.Contains(err.Error(), "neither") {
 			t.Errorf("message %q does not give the running version", err)
@@ -101,15 +106,15 @@ func TestReadCoreVersion(t *testing.T) {
 		"version.go": "package core\n\n// Version is it.\nconst Version = \"3.2.1\"\n",
 		"x_test.go":  "package core\nconst Version = \"0.0.1\"\n",
 	})
-	if v, err := ReadCoreVersion(dir); err != nil || v != "3.2.1" {
-		t.Errorf("ReadCoreVersion = %q, %v", v, err)
+	if v, err := readCoreVersion(dir); err != nil || v != "3.2.1" {
+		t.Errorf("readCoreVersion = %q, %v", v, err)
 	}
-	if v, err := ReadCoreVersion("../../core"); err != nil || v == "" {
+	if v, err := readCoreVersion(workspaceCore); err != nil || v == "" {
 		t.Errorf("the workspace core: %q, %v", v, err)
 	}
 	empty := t.TempDir()
 	writeFiles(t, empty, map[string]string{"a.go": "package a\n"})
-	if _, err := ReadCoreVersion(empty); err == nil {
+	if _, err := readCoreVersion(empty); err == nil {
 		t.Error("a folder with no Version constant was read as a core")
 	}
 	os.Remove(filepath.Join(empty, "a.go"))

@@ -16,8 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// Origin says where a plugin's or the core's sources came from.
-type Origin struct {
+// sourceOrigin says where a plugin's or the core's sources came from.
+type sourceOrigin struct {
 	// Spec is what was asked (stoq:hash@3.0.0), when it was a plugin.
 	Spec string
 	// Location is the repository URL or folder.
@@ -30,7 +30,7 @@ type Origin struct {
 
 // String is the source recorded in the binary: "stoq:hash@3.0.0 from
 // file:///srv/stoq (tag plugins/hash/v3.0.0, commit 0123abcd4567)".
-func (o Origin) String() string {
+func (o sourceOrigin) String() string {
 	var b strings.Builder
 	if o.Spec != "" {
 		b.WriteString(o.Spec + " from ")
@@ -47,8 +47,8 @@ func (o Origin) String() string {
 	return b.String()
 }
 
-// Fetched is a plugin's source folder, ready to validate.
-type Fetched struct {
+// fetchedPlugin is a plugin's source folder, ready to validate.
+type fetchedPlugin struct {
 	// Dir is the plugin folder: in the fetcher's temporary folder for git
 	// sources, the folder itself for a path or a catalogue folder.
 	Dir string
@@ -56,12 +56,12 @@ type Fetched struct {
 	Temporary bool
 	// WantName is the name the plugin must have (requested or its folder's).
 	WantName string
-	Origin   Origin
+	Origin   sourceOrigin
 }
 
-// Fetcher gets plugin and core sources: git repositories are listed and
+// fetcher gets plugin and core sources: git repositories are listed and
 // read with go-git into a temporary folder that Close removes.
-type Fetcher struct {
+type fetcher struct {
 	tmp      string
 	progress *Progress
 	repos    map[string]*gitRepo
@@ -70,19 +70,19 @@ type Fetcher struct {
 	seq      int
 }
 
-// NewFetcher makes a fetcher reporting to progress (nil for none).
-func NewFetcher(progress *Progress) (*Fetcher, error) {
+// newFetcher makes a fetcher reporting to progress (nil for none).
+func newFetcher(progress *Progress) (*fetcher, error) {
 	tmp, err := os.MkdirTemp("", "stoq-fetch-")
 	if err != nil {
 		return nil, err
 	}
-	return &Fetcher{tmp: tmp, progress: progress, repos: map[string]*gitRepo{}, trees: map[string]string{}, refs: map[string][]string{}}, nil
+	return &fetcher{tmp: tmp, progress: progress, repos: map[string]*gitRepo{}, trees: map[string]string{}, refs: map[string][]string{}}, nil
 }
 
 // Close removes what was fetched.
-func (f *Fetcher) Close() error { return os.RemoveAll(f.tmp) }
+func (f *fetcher) Close() error { return os.RemoveAll(f.tmp) }
 
-func (f *Fetcher) repo(location string) (*gitRepo, error) {
+func (f *fetcher) repo(location string) (*gitRepo, error) {
 	if r, ok := f.repos[location]; ok {
 		return r, nil
 	}
@@ -94,11 +94,11 @@ func (f *Fetcher) repo(location string) (*gitRepo, error) {
 	return r, nil
 }
 
-func (f *Fetcher) refNames(ctx context.Context, r *gitRepo) ([]string, error) {
+func (f *fetcher) refNames(ctx context.Context, r *gitRepo) ([]string, error) {
 	if names, ok := f.refs[r.location]; ok {
 		return names, nil
 	}
-	done := f.progress.Step("Listing the versions in "+r.location, 0)
+	done := f.progress.step("Listing the versions in "+r.location, 0)
 	names, err := r.refNames(ctx)
 	done(err)
 	if err != nil {
@@ -109,7 +109,7 @@ func (f *Fetcher) refNames(ctx context.Context, r *gitRepo) ([]string, error) {
 }
 
 // tree materializes dirs of ref ("" = default branch) once per operation.
-func (f *Fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceName, dirs []string, what string) (root, commit string, err error) {
+func (f *fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceName, dirs []string, what string) (root, commit string, err error) {
 	key := r.location + "\x00" + ref.String() + "\x00" + strings.Join(dirs, "\x00")
 	if root, ok := f.trees[key]; ok {
 		return root, f.trees[key+"\x00commit"], nil
@@ -120,7 +120,7 @@ func (f *Fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceNa
 	if r.local != nil {
 		verb = "Reading"
 	}
-	done := f.progress.Step(fmt.Sprintf("%s %s from %s (%s)", verb, what, r.location, refLabel(ref)), 15*time.Second)
+	done := f.progress.step(fmt.Sprintf("%s %s from %s (%s)", verb, what, r.location, refLabel(ref)), 15*time.Second)
 	commit, err = r.materialize(ctx, ref, dirs, root)
 	done(err)
 	if err != nil {
@@ -130,37 +130,37 @@ func (f *Fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceNa
 	return root, commit, nil
 }
 
-// FetchPlugin gets the plugin spec names (not a module spec): a folder is
+// fetchPlugin gets the plugin spec names (not a module spec): a folder is
 // used where it is, a catalogue folder as it is on disk unless a version is
 // asked, anything else is read from git at the ref the version picks.
-func (f *Fetcher) FetchPlugin(ctx context.Context, spec Spec, cat Catalog) (*Fetched, error) {
-	switch spec.Kind {
-	case FromPath:
-		return &Fetched{Dir: spec.Path, WantName: filepath.Base(spec.Path), Origin: Origin{Location: spec.Path}}, nil
-	case FromCatalog:
-		if cat.Dir != "" && spec.Version == "" {
-			dir := filepath.Join(cat.Dir, "plugins", spec.Name)
+func (f *fetcher) fetchPlugin(ctx context.Context, spec Spec, cat Catalog) (*fetchedPlugin, error) {
+	switch spec.kind {
+	case fromPath:
+		return &fetchedPlugin{Dir: spec.path, WantName: filepath.Base(spec.path), Origin: sourceOrigin{Location: spec.path}}, nil
+	case fromCatalog:
+		if cat.dir != "" && spec.version == "" {
+			dir := filepath.Join(cat.dir, "plugins", spec.name)
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return nil, fmt.Errorf("the catalogue %s has no plugin %s (no plugins/%s folder)%s", cat, spec.Name, spec.Name, availablePlugins(filepath.Join(cat.Dir, "plugins")))
+				return nil, fmt.Errorf("the catalogue %s has no plugin %s (no plugins/%s folder)%s", cat, spec.name, spec.name, availablePlugins(filepath.Join(cat.dir, "plugins")))
 			}
-			return &Fetched{Dir: dir, WantName: spec.Name, Origin: Origin{Spec: spec.Raw, Location: cat.Dir}}, nil
+			return &fetchedPlugin{Dir: dir, WantName: spec.name, Origin: sourceOrigin{Spec: spec.raw, Location: cat.dir}}, nil
 		}
-		location := cat.URL
+		location := cat.url
 		if location == "" {
-			location = cat.Dir
+			location = cat.dir
 		}
-		return f.fetchGit(ctx, spec, location, pluginDir(spec.Name), spec.Name, fmt.Sprintf("%s in the catalogue %s", spec.Raw, cat))
-	case FromGit:
+		return f.fetchGit(ctx, spec, location, pluginDir(spec.name), spec.name, fmt.Sprintf("%s in the catalogue %s", spec.raw, cat))
+	case fromGit:
 		want := ""
-		if spec.Dir != "" {
-			want = path.Base(spec.Dir)
+		if spec.dir != "" {
+			want = path.Base(spec.dir)
 		}
-		return f.fetchGit(ctx, spec, spec.URL, spec.Dir, want, spec.Raw)
+		return f.fetchGit(ctx, spec, spec.url, spec.dir, want, spec.raw)
 	}
-	return nil, fmt.Errorf("%s: a %s source cannot be fetched here", spec.Raw, spec.Kind)
+	return nil, fmt.Errorf("%s: a %s source cannot be fetched here", spec.raw, spec.kind)
 }
 
-func (f *Fetcher) fetchGit(ctx context.Context, spec Spec, location, dir, want, what string) (*Fetched, error) {
+func (f *fetcher) fetchGit(ctx context.Context, spec Spec, location, dir, want, what string) (*fetchedPlugin, error) {
 	r, err := f.repo(location)
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func (f *Fetcher) fetchGit(ctx context.Context, spec Spec, location, dir, want, 
 	if dir != "" {
 		prefix = dir + "/"
 	}
-	picked, err := pickRef(names, prefix, spec.Version, what)
+	picked, err := pickRef(names, prefix, spec.version, what)
 	if err != nil {
 		return nil, err
 	}
@@ -181,17 +181,17 @@ func (f *Fetcher) fetchGit(ctx context.Context, spec Spec, location, dir, want, 
 	if dir != "" {
 		dirs = []string{dir}
 	}
-	root, commit, err := f.tree(ctx, r, picked.Ref, dirs, spec.Raw)
+	root, commit, err := f.tree(ctx, r, picked.Ref, dirs, spec.raw)
 	if err != nil {
 		return nil, err
 	}
 	pluginRoot := filepath.Join(root, filepath.FromSlash(dir))
 	if fi, err := os.Stat(pluginRoot); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%s: %s has no folder %s at %s%s", spec.Raw, location, dir, refLabel(picked.Ref), availablePlugins(filepath.Join(root, "plugins")))
+		return nil, fmt.Errorf("%s: %s has no folder %s at %s%s", spec.raw, location, dir, refLabel(picked.Ref), availablePlugins(filepath.Join(root, "plugins")))
 	}
-	return &Fetched{
+	return &fetchedPlugin{
 		Dir: pluginRoot, Temporary: true, WantName: want,
-		Origin: Origin{Spec: spec.Raw, Location: location, Ref: refLabel(picked.Ref), Commit: commit},
+		Origin: sourceOrigin{Spec: spec.raw, Location: location, Ref: refLabel(picked.Ref), Commit: commit},
 	}, nil
 }
 
@@ -215,36 +215,36 @@ func availablePlugins(dir string) string {
 	return "; it has: " + strings.Join(names, ", ")
 }
 
-// FetchCoreTree gets the catalogue tree whose core/ and cli/ a build links:
+// fetchCoreTree gets the catalogue tree whose core/ and cli/ a build links:
 // the core at the running version coreVersion. A catalogue folder is used
 // as it is on disk when its core is that version, else its tag
 // core/vVERSION; a repository URL is read at tag core/vVERSION, or at its
 // default branch when it has no such tag and the core there is that
 // version.
-func (f *Fetcher) FetchCoreTree(ctx context.Context, cat Catalog, coreVersion string) (root string, origin Origin, err error) {
+func (f *fetcher) fetchCoreTree(ctx context.Context, cat Catalog, coreVersion string) (root string, origin sourceOrigin, err error) {
 	var diskVersion string
-	if cat.Dir != "" {
-		v, err := ReadCoreVersion(filepath.Join(cat.Dir, "core"))
+	if cat.dir != "" {
+		v, err := readCoreVersion(filepath.Join(cat.dir, "core"))
 		if err == nil && v == coreVersion {
-			return cat.Dir, Origin{Location: cat.Dir}, nil
+			return cat.dir, sourceOrigin{Location: cat.dir}, nil
 		}
 		diskVersion = v
 	}
-	location := cat.URL
+	location := cat.url
 	if location == "" {
-		location = cat.Dir
+		location = cat.dir
 	}
 	r, err := f.repo(location)
 	if err != nil {
 		if diskVersion != "" {
-			return "", Origin{}, fmt.Errorf("the catalogue %s has core %s and this stoq is %s (and it is no git repository to find tag %s in): pass --core-dir and --cli-dir",
+			return "", sourceOrigin{}, fmt.Errorf("the catalogue %s has core %s and this stoq is %s (and it is no git repository to find tag %s in): pass --core-dir and --cli-dir",
 				cat, diskVersion, coreVersion, coreTag(coreVersion))
 		}
-		return "", Origin{}, err
+		return "", sourceOrigin{}, err
 	}
 	names, err := f.refNames(ctx, r)
 	if err != nil {
-		return "", Origin{}, err
+		return "", sourceOrigin{}, err
 	}
 	ref := plumbing.ReferenceName("")
 	for _, n := range names {
@@ -252,23 +252,23 @@ func (f *Fetcher) FetchCoreTree(ctx context.Context, cat Catalog, coreVersion st
 			ref = plumbing.ReferenceName(n)
 		}
 	}
-	if ref == "" && cat.Dir != "" {
-		return "", Origin{}, fmt.Errorf("the catalogue %s has core %s and this stoq is %s, and it has no tag %s: pass --core-dir and --cli-dir",
+	if ref == "" && cat.dir != "" {
+		return "", sourceOrigin{}, fmt.Errorf("the catalogue %s has core %s and this stoq is %s, and it has no tag %s: pass --core-dir and --cli-dir",
 			cat, diskVersion, coreVersion, coreTag(coreVersion))
 	}
 	root, commit, err := f.tree(ctx, r, ref, []string{"core", "cli"}, "the stoq core and cli "+coreVersion)
 	if err != nil {
-		return "", Origin{}, err
+		return "", sourceOrigin{}, err
 	}
-	got, err := ReadCoreVersion(filepath.Join(root, "core"))
+	got, err := readCoreVersion(filepath.Join(root, "core"))
 	if err != nil {
-		return "", Origin{}, fmt.Errorf("the catalogue %s at %s: %w", cat, refLabel(ref), err)
+		return "", sourceOrigin{}, fmt.Errorf("the catalogue %s at %s: %w", cat, refLabel(ref), err)
 	}
 	if got != coreVersion {
-		return "", Origin{}, fmt.Errorf("the catalogue %s has no tag %s and its default branch has core %s; this stoq is %s: pass --core-dir and --cli-dir, or use a stoq of that version",
+		return "", sourceOrigin{}, fmt.Errorf("the catalogue %s has no tag %s and its default branch has core %s; this stoq is %s: pass --core-dir and --cli-dir, or use a stoq of that version",
 			cat, coreTag(coreVersion), got, coreVersion)
 	}
-	return root, Origin{Location: location, Ref: refLabel(ref), Commit: commit}, nil
+	return root, sourceOrigin{Location: location, Ref: refLabel(ref), Commit: commit}, nil
 }
 
 // downloadedModule is what go mod download -json says of a module.
@@ -276,11 +276,11 @@ type downloadedModule struct {
 	Path, Version, Dir, Error string
 }
 
-// FetchModule downloads a published plugin module (MODULE@VERSION) into
+// fetchModule downloads a published plugin module (MODULE@VERSION) into
 // the module cache through the user's GOPROXY and returns its folder there.
-func (f *Fetcher) FetchModule(ctx context.Context, t *Toolchain, spec Spec) (*Fetched, string, error) {
-	done := f.progress.Step("Downloading "+spec.Raw, 15*time.Second)
-	out, err := t.output(ctx, f.tmp, nil, "mod", "download", "-json", spec.Module+"@"+spec.Version)
+func (f *fetcher) fetchModule(ctx context.Context, t *toolchain, spec Spec) (*fetchedPlugin, string, error) {
+	done := f.progress.step("Downloading "+spec.raw, 15*time.Second)
+	out, err := t.output(ctx, f.tmp, nil, "mod", "download", "-json", spec.module+"@"+spec.version)
 	var m downloadedModule
 	if jerr := json.Unmarshal(out, &m); err == nil && jerr != nil {
 		err = jerr
@@ -290,7 +290,7 @@ func (f *Fetcher) FetchModule(ctx context.Context, t *Toolchain, spec Spec) (*Fe
 	}
 	done(err)
 	if err != nil {
-		return nil, "", fmt.Errorf("downloading %s: %w", spec.Raw, err)
+		return nil, "", fmt.Errorf("downloading %s: %w", spec.raw, err)
 	}
-	return &Fetched{Dir: m.Dir, Origin: Origin{Spec: spec.Raw, Location: "module " + m.Path + "@" + m.Version, Ref: m.Version}}, m.Version, nil
+	return &fetchedPlugin{Dir: m.Dir, Origin: sourceOrigin{Spec: spec.raw, Location: "module " + m.Path + "@" + m.Version, Ref: m.Version}}, m.Version, nil
 }

@@ -36,7 +36,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 		}
 		replaces[r.Old.Path] = r.New.Path
 	}
-	want := map[string]string{CoreModule: "/h/src/core", CLIModule: "/h/src/cli", "github.com/stoq-go/stoq/plugins/hash/v3": "/h/plugins/hash"}
+	want := map[string]string{coreModule: "/h/src/core", cliModule: "/h/src/cli", "github.com/stoq-go/stoq/plugins/hash/v3": "/h/plugins/hash"}
 	for path, dir := range want {
 		if replaces[path] != dir {
 			t.Errorf("replace %s => %q, want %q", path, replaces[path], dir)
@@ -49,14 +49,14 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 	for _, r := range f.Require {
 		requires[r.Mod.Path] = r.Mod.Version
 	}
-	if requires["example.org/pdf"] != "v1.2.0" || requires[CoreModule] != "v3.0.0" {
+	if requires["example.org/pdf"] != "v1.2.0" || requires[coreModule] != "v3.0.0" {
 		t.Errorf("requires %v", requires)
 	}
 	if f.Go.Version != "1.26" {
 		t.Errorf("go %s", f.Go.Version)
 	}
 
-	main, err := generateMain(in, "go1.26.8")
+	main, err := generateMain(newRecord(in, "go1.26.8"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestGenerateGoModPinsCoreAndReplacesEveryLocalModule(t *testing.T) {
 	if got := strings.Join(imports, " "); got != `"os" "github.com/stoq-go/stoq/cli/v3" "example.org/pdf" "github.com/stoq-go/stoq/plugins/hash/v3"` {
 		t.Errorf("imports %s", got)
 	}
-	for _, want := range []string{`Kind:        "install"`, `{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Source: "example.org/pdf@v1.2.0"}`, "os.Exit(cli.Main())"} {
+	for _, want := range []string{`Kind:        "install"`, `{Name: "pdf", Version: "1.2.0", Module: "example.org/pdf", Source: "example.org/pdf@v1.2.0"}`, "os.Exit(cli.Main(cli.BuildInfo{"} {
 		if !strings.Contains(string(main), want) {
 			t.Errorf("main.go lacks %s:\n%s", want, main)
 		}
@@ -114,7 +114,7 @@ func TestFindConflicts(t *testing.T) {
 	}, "\n")
 	roots := map[string]string{
 		"github.com/stoq-go/stoq/plugins/yara/v3": "plugin yara", "example.org/es": "plugin es",
-		CoreModule: "core", CLIModule: "cli",
+		coreModule: "core", cliModule: "cli",
 	}
 	got := findConflicts(graph, roots)
 	if len(got) != 1 {
@@ -128,11 +128,11 @@ func TestFindConflicts(t *testing.T) {
 
 func TestFindToolchain(t *testing.T) {
 	ctx := context.Background()
-	_, err := FindToolchain(ctx, []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()})
-	if !errors.Is(err, ErrNoGo) || !strings.Contains(err.Error(), "was not found on PATH") {
+	_, err := findToolchain(ctx, []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()})
+	if !errors.Is(err, errNoGo) || !strings.Contains(err.Error(), "was not found on PATH") {
 		t.Errorf("no go: err = %v", err)
 	}
-	tc, err := FindToolchain(ctx, nil)
+	tc, err := findToolchain(ctx, nil)
 	if err != nil {
 		t.Skipf("no Go toolchain on this machine: %v", err)
 	}
@@ -142,34 +142,34 @@ func TestFindToolchain(t *testing.T) {
 	if getenvIn(tc.environ, "GOWORK") != "off" {
 		t.Error("go commands would run with the workspace")
 	}
-	if err := tc.Need("1.20", "plugin x"); err != nil {
+	if err := tc.need("1.20", "plugin x"); err != nil {
 		t.Error(err)
 	}
-	err = tc.Need("9.99", "plugin x")
+	err = tc.need("9.99", "plugin x")
 	if err == nil || !strings.Contains(err.Error(), "plugin x needs Go 9.99") || !strings.Contains(err.Error(), tc.Version) {
 		t.Errorf("Need(9.99) = %v", err)
 	}
-	if err := tc.Need("one", "plugin x"); err == nil {
+	if err := tc.need("one", "plugin x"); err == nil {
 		t.Error("a bad go line was accepted")
 	}
 }
 
 func TestRelevantConflictsExplainTheFailingPackage(t *testing.T) {
 	const yara, es = "github.com/stoq-go/stoq/plugins/yara/v3", "example.org/es"
-	roots := map[string]string{yara: "plugin yara", es: "plugin es", CLIModule: "cli"}
+	roots := map[string]string{yara: "plugin yara", es: "plugin es", cliModule: "cli"}
 	graph := strings.Join([]string{
 		yara + " example.org/yaralib@v1.0.0",
 		yara + " gopkg.in/check.v1@v0.1.0",
 		es + " example.org/yaralib@v1.4.0",
 		es + " example.org/http@v2.0.0",
-		CLIModule + " gopkg.in/check.v1@v1.0.0",
-		CLIModule + " example.org/http@v2.1.0",
+		cliModule + " gopkg.in/check.v1@v1.0.0",
+		cliModule + " example.org/http@v2.1.0",
 	}, "\n")
 	all := findConflicts(graph, roots)
 	if len(all) != 3 {
 		t.Fatalf("conflicts %v", all)
 	}
-	names := func(cs []Conflict) string {
+	names := func(cs []conflict) string {
 		var out []string
 		for _, c := range cs {
 			out = append(out, c.Module)
@@ -185,7 +185,7 @@ func TestRelevantConflictsExplainTheFailingPackage(t *testing.T) {
 		// es's package broke: it got a newer http than it asked for.
 		{"# " + es + "\nes.go:1: bad\n", "example.org/http"},
 		// the cli broke: it got every version it asked for.
-		{"# " + CLIModule + "\nroot.go:1: bad\n", ""},
+		{"# " + cliModule + "\nroot.go:1: bad\n", ""},
 	}
 	for _, tt := range tests {
 		if got := names(relevantConflicts(all, graph, tt.compiler, roots)); got != tt.want {

@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 // DefaultCatalog is the catalogue stoq:NAME refers to when none is
@@ -27,18 +25,18 @@ const CatalogEnvVar = "STOQ_CATALOG"
 // the highest such tag without a version, the default branch when the
 // plugin has no tag.
 type Catalog struct {
-	// Location is the catalogue as configured.
-	Location string
-	// URL is set for a git URL; Dir for a folder (absolute).
-	URL string
-	Dir string
-	// From says which setting chose it, for messages.
-	From string
+	// location is the catalogue as configured.
+	location string
+	// url is set for a git url; Dir for a folder (absolute).
+	url string
+	dir string
+	// from says which setting chose it, for messages.
+	from string
 }
 
 // String names the catalogue and the setting it came from.
 func (c Catalog) String() string {
-	return fmt.Sprintf("%s (%s)", c.Location, c.From)
+	return fmt.Sprintf("%s (%s)", c.location, c.from)
 }
 
 // ResolveCatalog picks the catalogue, first set wins: flag (--catalog),
@@ -50,32 +48,32 @@ func ResolveCatalog(flag string, getenv func(string) string, configFile string) 
 		getenv = os.Getenv
 	}
 	if flag != "" {
-		return NewCatalog(flag, "--catalog", "")
+		return newCatalog(flag, "--catalog", "")
 	}
 	if v := getenv(CatalogEnvVar); v != "" {
-		return NewCatalog(v, "$"+CatalogEnvVar, "")
+		return newCatalog(v, "$"+CatalogEnvVar, "")
 	}
 	if configFile != "" {
-		cfg, err := engine.ReadINI(configFile)
+		cfg, err := readINI(configFile)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:
 			return Catalog{}, fmt.Errorf("reading the catalogue setting: %w", err)
 		default:
 			if v := strings.TrimSpace(cfg["core"]["plugin_repo"]); v != "" {
-				return NewCatalog(v, configFile+" [core] plugin_repo", filepath.Dir(configFile))
+				return newCatalog(v, configFile+" [core] plugin_repo", filepath.Dir(configFile))
 			}
 		}
 	}
-	return NewCatalog(DefaultCatalog, "default", "")
+	return newCatalog(DefaultCatalog, "default", "")
 }
 
-// NewCatalog makes a catalogue of a git URL or a folder; a relative folder
+// newCatalog makes a catalogue of a git URL or a folder; a relative folder
 // is relative to base (the current folder when "").
-func NewCatalog(location, from, base string) (Catalog, error) {
-	c := Catalog{Location: location, From: from}
+func newCatalog(location, from, base string) (Catalog, error) {
+	c := Catalog{location: location, from: from}
 	if isGitURL(location) {
-		c.URL = location
+		c.url = location
 		return c, nil
 	}
 	dir := location
@@ -93,16 +91,12 @@ func NewCatalog(location, from, base string) (Catalog, error) {
 	if !fi.IsDir() {
 		return Catalog{}, fmt.Errorf("catalogue %s: not a folder or a git URL", c)
 	}
-	c.Dir = abs
+	c.dir = abs
 	return c, nil
 }
 
 // pluginDir is the folder of plugin name inside the catalogue.
 func pluginDir(name string) string { return "plugins/" + name }
-
-// pluginTagPrefix is the prefix of the plugin's release tags in the
-// catalogue (Go's multi-module tags: plugins/NAME/v3.1.0).
-func pluginTagPrefix(name string) string { return "plugins/" + name + "/" }
 
 // coreTag is the catalogue tag of the core release version.
 func coreTag(version string) string { return "core/v" + strings.TrimPrefix(version, "v") }

@@ -45,7 +45,7 @@ func TestResolveCatalogPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.URL != tt.wantURL || c.Dir != tt.wantDir || !strings.Contains(c.From, tt.wantFrom) {
+			if c.url != tt.wantURL || c.dir != tt.wantDir || !strings.Contains(c.from, tt.wantFrom) {
 				t.Errorf("got %+v, want URL %q Dir %q From ~%q", c, tt.wantURL, tt.wantDir, tt.wantFrom)
 			}
 		})

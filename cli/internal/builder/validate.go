@@ -10,12 +10,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/stoq-go/stoq/core/v3"
 	"golang.org/x/mod/modfile"
 )
 
-// Plugin is a plugin source folder that passed Validate: a Go module whose
+// Plugin is a plugin source folder that passed validatePlugin: a Go module whose
 // root package registers the plugin its NAME.stoq manifest describes.
 type Plugin struct {
 	Name    string
@@ -32,8 +31,8 @@ type Plugin struct {
 	Warnings []string
 }
 
-// ValidateOptions tunes Validate.
-type ValidateOptions struct {
+// validateOptions tunes validatePlugin.
+type validateOptions struct {
 	// WantName is the name the plugin must have: the requested stoq:NAME or
 	// the folder's name. Empty accepts any (safe) name.
 	WantName string
@@ -44,16 +43,41 @@ type ValidateOptions struct {
 	Force bool
 }
 
-// Validate checks the plugin folder dir before anything is installed: one
-// NAME.stoq manifest with every required field (core.Manifest.Validate),
-// a safe Name matching WantName and the manifest's file name, a semver
-// Version, a min_stoq_version the running core meets, a go.mod whose module
-// path is the manifest's Module, and a Go package at the module root.
-func Validate(dir string, opts ValidateOptions) (*Plugin, error) {
+// validatePlugin checks the plugin folder dir before anything is
+// installed: one NAME.stoq manifest with every required field
+// (core.Manifest.Validate), a safe Name matching WantName and the
+// manifest's file name, a semver Version, a min_stoq_version the running
+// core meets (readPluginManifest), a go.mod whose module path is the
+// manifest's Module (checkPluginModule), and a Go package at the module
+// root.
+func validatePlugin(dir string, opts validateOptions) (*Plugin, error) {
 	if opts.CoreVersion == "" {
 		opts.CoreVersion = core.Version
 	}
-	manifestPath, err := findManifest(dir, opts.WantName)
+	m, err := readPluginManifest(dir, opts.WantName)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plugin{Name: m.Name, Version: strings.TrimPrefix(m.Version, "v"), Module: m.Module, Dir: dir, Manifest: m}
+	if err := m.CheckMinStoqVersion(opts.CoreVersion); err != nil {
+		if !opts.Force {
+			return nil, fmt.Errorf("%w (install a version of the plugin made for stoq %s, upgrade stoq, or pass --force to try anyway)", err, opts.CoreVersion)
+		}
+		p.Warnings = append(p.Warnings, err.Error()+"; installing anyway (--force)")
+	}
+	if err := checkPluginModule(p); err != nil {
+		return nil, err
+	}
+	if !hasGoPackage(dir) {
+		return nil, fmt.Errorf("plugin %s: no Go package in %s: the module's root package must register the plugin (core.Register in init)", m.Name, dir)
+	}
+	return p, nil
+}
+
+// readPluginManifest reads and validates the NAME.stoq of dir, whose Name
+// must be its file's name and wantName when set.
+func readPluginManifest(dir, wantName string) (*core.Manifest, error) {
+	manifestPath, err := findManifest(dir, wantName)
 	if err != nil {
 		return nil, err
 	}
@@ -67,47 +91,42 @@ func Validate(dir string, opts ValidateOptions) (*Plugin, error) {
 	if fileName := strings.TrimSuffix(filepath.Base(manifestPath), ".stoq"); fileName != m.Name {
 		return nil, fmt.Errorf("manifest %s: [Core] Name is %q but the file is named %s.stoq (it must be NAME.stoq)", manifestPath, m.Name, fileName)
 	}
-	if opts.WantName != "" && m.Name != opts.WantName {
-		return nil, fmt.Errorf("manifest %s: [Core] Name is %q, expected %q", manifestPath, m.Name, opts.WantName)
+	if wantName != "" && m.Name != wantName {
+		return nil, fmt.Errorf("manifest %s: [Core] Name is %q, expected %q", manifestPath, m.Name, wantName)
 	}
-	p := &Plugin{Name: m.Name, Version: strings.TrimPrefix(m.Version, "v"), Module: m.Module, Dir: dir, Manifest: m}
-	if err := CheckMinStoqVersion(m.MinStoqVersion, opts.CoreVersion); err != nil {
-		err = fmt.Errorf("plugin %s %s: %w", m.Name, p.Version, err)
-		if !opts.Force {
-			return nil, fmt.Errorf("%w (install a version of the plugin made for stoq %s, upgrade stoq, or pass --force to try anyway)", err, opts.CoreVersion)
-		}
-		p.Warnings = append(p.Warnings, err.Error()+"; installing anyway (--force)")
-	}
+	return m, nil
+}
 
-	gomodPath := filepath.Join(dir, "go.mod")
+// checkPluginModule reads p's go.mod: its module path must be the
+// manifest's Module; it gives p its GoVersion, and a warning for each
+// replace directive (a build ignores them).
+func checkPluginModule(p *Plugin) error {
+	gomodPath := filepath.Join(p.Dir, "go.mod")
 	data, err := os.ReadFile(gomodPath)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: a plugin is a Go module and needs a go.mod: %w", m.Name, err)
+		return fmt.Errorf("plugin %s: a plugin is a Go module and needs a go.mod: %w", p.Name, err)
 	}
 	mf, err := modfile.Parse(gomodPath, data, nil)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", m.Name, err)
+		return fmt.Errorf("plugin %s: %w", p.Name, err)
 	}
 	if mf.Module == nil || mf.Module.Mod.Path == "" {
-		return nil, fmt.Errorf("plugin %s: %s has no module line", m.Name, gomodPath)
+		return fmt.Errorf("plugin %s: %s has no module line", p.Name, gomodPath)
 	}
-	if mf.Module.Mod.Path != m.Module {
-		return nil, fmt.Errorf("plugin %s: manifest [Core] Module is %s but %s declares module %s; they must be the same",
-			m.Name, m.Module, gomodPath, mf.Module.Mod.Path)
+	if mf.Module.Mod.Path != p.Module {
+		return fmt.Errorf("plugin %s: manifest [Core] Module is %s but %s declares module %s; they must be the same",
+			p.Name, p.Module, gomodPath, mf.Module.Mod.Path)
 	}
 	if mf.Go != nil {
 		p.GoVersion = mf.Go.Version
 	}
 	for _, r := range mf.Replace {
-		if r.Old.Path != CoreModule {
+		if r.Old.Path != coreModule {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("plugin %s: its go.mod replaces %s => %s; builds ignore a plugin's replace directives",
-				m.Name, r.Old.Path, r.New.Path))
+				p.Name, r.Old.Path, r.New.Path))
 		}
 	}
-	if !hasGoPackage(dir) {
-		return nil, fmt.Errorf("plugin %s: no Go package in %s: the module's root package must register the plugin (core.Register in init)", m.Name, dir)
-	}
-	return p, nil
+	return nil
 }
 
 // findManifest returns the NAME.stoq of the plugin folder dir: want.stoq
@@ -152,41 +171,15 @@ func hasGoPackage(dir string) bool {
 	return false
 }
 
-// CheckMinStoqVersion checks a manifest's min_stoq_version against the
-// running core version: a version (3.0.0) means "this or newer", anything
-// else is a semver constraint (">= 3.0, < 4"). The error gives both.
-func CheckMinStoqVersion(minVersion, running string) error {
-	minVersion = strings.TrimSpace(minVersion)
-	if minVersion == "" {
-		return fmt.Errorf("min_stoq_version is not set")
-	}
-	constraint := minVersion
-	if _, err := semver.NewVersion(minVersion); err == nil {
-		constraint = ">= " + minVersion
-	}
-	c, err := semver.NewConstraint(constraint)
-	if err != nil {
-		return fmt.Errorf("min_stoq_version %q is neither a version nor a version constraint: %v", minVersion, err)
-	}
-	v, err := semver.NewVersion(running)
-	if err != nil {
-		return fmt.Errorf("stoq version %q: %w", running, err)
-	}
-	if !c.Check(v) {
-		return fmt.Errorf("it needs stoq %s (min_stoq_version = %s) and this stoq is %s", constraint, minVersion, running)
-	}
-	return nil
-}
-
-// CoreModule and CLIModule are the module paths every build links.
+// coreModule and cliModule are the module paths every build links.
 const (
-	CoreModule = "github.com/stoq-go/stoq/core/v3"
-	CLIModule  = "github.com/stoq-go/stoq/cli/v3"
+	coreModule = "github.com/stoq-go/stoq/core/v3"
+	cliModule  = "github.com/stoq-go/stoq/cli/v3"
 )
 
-// ReadCoreVersion reads the core Version constant from the core sources in
+// readCoreVersion reads the core Version constant from the core sources in
 // dir, the version a build of them reports and checks plugins against.
-func ReadCoreVersion(dir string) (string, error) {
+func readCoreVersion(dir string) (string, error) {
 	fset := token.NewFileSet()
 	entries, err := os.ReadDir(dir)
 	if err != nil {

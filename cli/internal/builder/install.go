@@ -1,0 +1,197 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stoq-go/stoq/core/v3"
+)
+
+// InstallOptions says what stoq install does.
+type InstallOptions struct {
+	// Home is $STOQ_HOME.
+	Home string
+	// Spec is the plugin to install. With Rebuild and a zero Spec, install
+	// only rebuilds the binary with the installed plugins (after a stoq
+	// upgrade, say).
+	Spec    Spec
+	Rebuild bool
+	// Catalog is where stoq:NAME, and the core and cli sources, come from.
+	Catalog Catalog
+	// InstallDir replaces $STOQ_HOME/plugins as the folder the plugin is
+	// installed in (as NAME/).
+	InstallDir string
+	// Upgrade replaces an installed plugin (with a newer or older version).
+	Upgrade bool
+	// Force installs a plugin whose min_stoq_version this stoq does not meet.
+	Force bool
+	// CoreDir and CLIDir replace the catalogue's core and cli sources.
+	CoreDir, CLIDir string
+	// CoreVersion is the running core version (core.Version when empty).
+	CoreVersion string
+	// Environ is the environment of go commands (os.Environ() when nil).
+	Environ []string
+	// Progress reports the steps; warnings show even when quiet.
+	Progress *Progress
+}
+
+// InstallResult says what an install did.
+type InstallResult struct {
+	// Plugin is what was installed (nil for a rebuild).
+	Plugin *Plugin
+	// Dir is the plugin's installed folder.
+	Dir string
+	// Replaced is the installed plugin an upgrade replaced.
+	Replaced *InstalledPlugin
+	Link     *LinkResult
+}
+
+func (opts InstallOptions) sources() sourceOptions {
+	return sourceOptions{Catalog: opts.Catalog, CoreDir: opts.CoreDir, CLIDir: opts.CLIDir, CoreVersion: opts.CoreVersion, Progress: opts.Progress}
+}
+
+// Install validates a plugin, copies it into $STOQ_HOME/plugins/NAME (or
+// InstallDir/NAME) and builds $STOQ_HOME/bin/stoq linking the core, the cli
+// and every installed plugin. Nothing changes until the plugin is fetched
+// and validated, the Go toolchain found and the sources staged; a failed
+// build puts back the previous plugin folder, sources and build files, and
+// the previous binary is never touched (the new one is renamed over it).
+func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
+	if opts.CoreVersion == "" {
+		opts.CoreVersion = core.Version
+	}
+	h := stoqHome{Dir: opts.Home}
+	if err := os.MkdirAll(h.PluginsDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("stoq home %s: %w", h.Dir, err)
+	}
+	unlock, st, err := lockHome(h, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	t, err := findToolchain(ctx, opts.Environ)
+	if err != nil {
+		return nil, fmt.Errorf("%w; nothing was installed", err)
+	}
+	f, err := newFetcher(opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+
+	change := newHomeChange(st)
+	defer change.discard()
+	result := &InstallResult{}
+	if !opts.Rebuild || opts.Spec.kind != 0 {
+		if err := stagePlugin(ctx, f, t, h, opts, change, result); err != nil {
+			return nil, err
+		}
+	}
+	if err := change.stageSources(ctx, f, h, opts.sources()); err != nil {
+		return nil, err
+	}
+	if result.Link, err = change.commit(ctx, h, t, opts.CoreVersion, opts.Progress); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// stagePlugin fetches and validates the plugin of opts.Spec, checks where
+// it goes, copies it beside that folder and adds to change the move that
+// puts it in place and its entry in installed.json.
+func stagePlugin(ctx context.Context, f *fetcher, t *toolchain, h stoqHome, opts InstallOptions, change *homeChange, result *InstallResult) error {
+	plugin, fetched, err := fetchAndValidate(ctx, f, opts.Spec, opts.Catalog, opts.CoreVersion, opts.Force, opts.Progress)
+	if err != nil {
+		return err
+	}
+	if err := t.need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+		return fmt.Errorf("%w; nothing was installed", err)
+	}
+	target, err := installTarget(h, opts.InstallDir, plugin.Name)
+	if err != nil {
+		return err
+	}
+	old, installed := change.next.Plugins[plugin.Name]
+	if err := refuseToReplace(target, plugin, old, installed, opts.Upgrade); err != nil {
+		return err
+	}
+	if installed {
+		result.Replaced = &old
+	}
+
+	done := opts.Progress.step(fmt.Sprintf("Copying %s %s into %s", plugin.Name, plugin.Version, target), 0)
+	stage, err := change.stageCopy(fetched.Dir, target, plugin.Name)
+	done(err)
+	if err != nil {
+		return fmt.Errorf("copying plugin %s: %w; nothing was installed", plugin.Name, err)
+	}
+	var asides []string
+	if installed && old.Dir != target && filepath.Base(old.Dir) == old.Name {
+		asides = append(asides, old.Dir) // installed elsewhere before (--install-dir)
+	}
+	change.moves = append(change.moves, moveIntoPlace(stage, target, asides...))
+	change.next.Plugins[plugin.Name] = InstalledPlugin{
+		Name: plugin.Name, Version: plugin.Version, Module: plugin.Module, Dir: target,
+		Source: fetched.Origin.String(), Installed: time.Now().UTC().Truncate(time.Second),
+	}
+	plugin.Dir = target
+	result.Plugin, result.Dir = plugin, target
+	return nil
+}
+
+// installTarget is the folder plugin name installs into: NAME under
+// installDir ($STOQ_HOME/plugins when ""), never a symbolic link and never
+// outside installDir.
+func installTarget(h stoqHome, installDir, name string) (string, error) {
+	if installDir == "" {
+		installDir = h.PluginsDir()
+	}
+	installDir, err := filepath.Abs(installDir)
+	if err != nil {
+		return "", err
+	}
+	target := filepath.Join(installDir, name)
+	if !within(installDir, target) || filepath.Dir(target) != installDir {
+		return "", fmt.Errorf("plugin name %q would install outside %s: refused", name, installDir)
+	}
+	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return "", fmt.Errorf("%s is a symbolic link: refused (remove it first)", target)
+	}
+	return target, nil
+}
+
+// refuseToReplace refuses, without upgrade, a plugin that is installed or
+// whose folder exists.
+func refuseToReplace(target string, plugin *Plugin, old InstalledPlugin, installed, upgrade bool) error {
+	_, folderErr := os.Lstat(target)
+	if upgrade || (!installed && folderErr != nil) {
+		return nil
+	}
+	what := fmt.Sprintf("the folder %s already exists", target)
+	if installed {
+		what = fmt.Sprintf("plugin %s %s is already installed in %s", old.Name, old.Version, old.Dir)
+	}
+	return fmt.Errorf("%s: pass --upgrade to replace it with %s %s; nothing was changed", what, plugin.Name, plugin.Version)
+}
+
+// fetchAndValidate fetches spec and validates it, printing its warnings.
+func fetchAndValidate(ctx context.Context, f *fetcher, spec Spec, cat Catalog, coreVersion string, force bool, p *Progress) (*Plugin, *fetchedPlugin, error) {
+	if spec.kind == fromModule {
+		return nil, nil, fmt.Errorf("%s: install takes stoq:NAME, OWNER/REPO, a git URL or a folder (MODULE@VERSION is for stoq build --with)", spec.raw)
+	}
+	fetched, err := f.fetchPlugin(ctx, spec, cat)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w; nothing was installed", err)
+	}
+	plugin, err := validatePlugin(fetched.Dir, validateOptions{WantName: fetched.WantName, CoreVersion: coreVersion, Force: force})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w; nothing was installed", spec.raw, err)
+	}
+	for _, w := range plugin.Warnings {
+		p.warnf("%s", w)
+	}
+	return plugin, fetched, nil
+}
