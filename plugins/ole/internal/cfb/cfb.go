@@ -217,6 +217,14 @@ func Read(data []byte, lim Limits) (*File, error) {
 	}
 	r.buildTree()
 	r.listStreams()
+	// The mini stream is read before any stream, so that a large stream
+	// whose chain runs into it is the one reported, not every small stream.
+	for _, s := range r.Streams {
+		if s.Size > 0 && s.Size < miniStreamCutoff {
+			r.loadMini()
+			break
+		}
+	}
 	for i := range r.Streams {
 		r.readStream(i)
 	}
@@ -426,8 +434,14 @@ func decodeUTF16LE(b []byte) string {
 	for i := range units {
 		units[i] = le.Uint16(b[2*i:])
 	}
+	odd := len(b)%2 == 1
+	// Python reads a high surrogate followed by a lone byte as one
+	// truncated character: one U+FFFD for both.
+	if n := len(units); odd && n > 0 && units[n-1] >= 0xD800 && units[n-1] < 0xDC00 {
+		units = units[:n-1]
+	}
 	s := string(utf16.Decode(units))
-	if len(b)%2 == 1 {
+	if odd {
 		s += string(utf8.RuneError)
 	}
 	return s
@@ -637,7 +651,7 @@ func (r *reader) readFAT(owner int32, start uint32, size uint64) ([]byte, error)
 }
 
 // loadMini reads the mini stream (the root entry's chain) and the mini FAT,
-// once, when the first small stream is read, as olefile does.
+// once, when the file has small streams to read.
 func (r *reader) loadMini() {
 	r.miniLoaded = true
 	root := &r.entries[0]
