@@ -390,6 +390,9 @@ func (r *reader) loadDirectory() error {
 		r.problem("directory: entry 0 has type %d, not a root storage; read as the root", root.typ)
 	}
 	root.used = true
+	if root.left != noStream || root.right != noStream {
+		r.note("directory: the root entry has siblings (%#x, %#x), which olefile and this reader ignore", root.left, root.right)
+	}
 	return nil
 }
 
@@ -401,7 +404,11 @@ func (r *reader) entry(sid uint32) *dirEntry {
 	}
 	b := r.dir[int(sid)*dirEntrySize:][:dirEntrySize]
 	e.loaded = true
-	e.name = decodeName(b[:64], le.Uint16(b[64:]))
+	length := le.Uint16(b[64:])
+	e.name = decodeName(b[:64], length)
+	if length%2 == 1 || length < 2 || length > 64 {
+		r.note("directory: entry %d's name is %d bytes long (MS-CFB: an even number up to 64, ending in a null character); read as olefile reads it, %q", sid, length, e.name)
+	}
 	e.typ = b[66]
 	e.left = le.Uint32(b[68:])
 	e.right = le.Uint32(b[72:])
