@@ -217,9 +217,9 @@ func TestNamesDifferingInCase(t *testing.T) {
 
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
-		"\x05SummaryInformation": "SummaryInformation",
-		"a\tb\nc\rd\x0be\x0cf g":  "a\tb\nc\rd\x0be\x0cf g",
-		"\x00\x01\x7f\u0080é文😀":   "",
+		"\x05SummaryInformation":             "SummaryInformation",
+		"a\tb\nc\rd\x0be\x0cf g":             "a\tb\nc\rd\x0be\x0cf g",
+		"\x00\x01\x7f\u0080é文😀":              "",
 		"~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}": "~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
 	} {
 		if got := printable(in); got != want || got != stoqName([]string{in}) {
