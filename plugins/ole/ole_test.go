@@ -155,6 +155,16 @@ func TestMaxStreams(t *testing.T) {
 	if errs := errorTexts(resp); len(errs) != 1 || !strings.Contains(errs[0], "max streams (7) reached") {
 		t.Errorf("errors %q", errs)
 	}
+	// A directory of 100,000 streams stops at the default limit.
+	var nodes []*cfbwriter.Node
+	for i := range 100000 {
+		nodes = append(nodes, cfbwriter.Stream(fmt.Sprintf("s%06d", i), nil))
+	}
+	data, _ = cfbwriter.Build(nodes, cfbwriter.Options{})
+	got, resp = scanAll(t, nil, data)
+	if errs := errorTexts(resp); len(got) != 10000 || len(errs) != 1 || !strings.Contains(errs[0], `max streams (10000) reached: stream "s010000"`) {
+		t.Errorf("%d extracted, errors %q", len(got), errs)
+	}
 	for _, bad := range []string{"0", "-3", "many"} {
 		_, err := stoqtest.TryNew(t, "ole", map[string]string{"max_streams": bad})
 		var optErr *core.OptionError
