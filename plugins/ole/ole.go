@@ -75,8 +75,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if p.maxStreams < 1 {
-		return nil, &core.OptionError{Plugin: cfg.Name(), Option: "max_streams", Value: cfg.String("max_streams", ""),
-			Source: cfg.Source("max_streams"), Want: "want a positive number of streams to extract per compound file"}
+		return nil, cfg.OptionError("max_streams", "want a positive number of streams to extract per compound file")
 	}
 	log.Debug("ole configured", "max_streams", p.maxStreams)
 	return p, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -239,11 +238,11 @@ func TestPrintable(t *testing.T) {
 }
 
 func TestManifest(t *testing.T) {
-	info, ok := core.LookupPlugin("ole")
-	if !ok {
-		t.Fatal("ole is not registered")
+	m, err := core.ParseManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if info.Manifest.Options["max_streams"] != "10000" || !slices.Contains([]string{"3.0.0"}, info.Manifest.Options["min_stoq_version"]) {
-		t.Errorf("manifest options %v", info.Manifest.Options)
+	if m.Name != "ole" || m.Module != "github.com/stoq-go/stoq/plugins/ole/v3" || m.Options["max_streams"] != "10000" || m.MinStoqVersion != "3.0.0" {
+		t.Errorf("manifest %+v", m)
 	}
 }
