@@ -105,26 +105,33 @@ static int stoq_pwrite_all(int fd, const char *p, size_t n, off_t off) {
 }
 
 // stoq_magic_fd lays out a file of total bytes in fd (head at offset 0,
-// tail at tailoff, a hole between), identifies it with magic_descriptor
-// and empties the file again. It returns libmagic's answer, or NULL: with
-// *syserr set to errno when a file operation failed, else libmagic failed
-// (magic_error tells why).
+// tail at tailoff, a hole between them if they do not meet), identifies it
+// with magic_descriptor reading at most bytes_max bytes, and empties the
+// file unless keep is set (small files keep their pages for the next call:
+// allocating them again costs more than libmagic's work on a small file).
+// It returns libmagic's answer, or NULL: with *syserr set to errno when a
+// file operation failed, else libmagic failed (magic_error tells why).
 static const char *stoq_magic_fd(magic_t m, int fd, const void *head, size_t headlen,
-		const void *tail, size_t taillen, off_t tailoff, off_t total, int *syserr) {
+		const void *tail, size_t taillen, off_t tailoff, off_t total, size_t bytes_max,
+		int keep, int *syserr) {
 	const char *r = NULL;
 	*syserr = 0;
-	if (ftruncate(fd, 0) != 0 ||
+	// Without a hole every byte up to total is written below and ftruncate
+	// cuts what a longer previous file left; a hole must read as zeros.
+	int hole = taillen > 0 && (size_t)tailoff > headlen;
+	if ((hole && ftruncate(fd, 0) != 0) ||
 	    stoq_pwrite_all(fd, head, headlen, 0) != 0 ||
 	    (taillen > 0 && stoq_pwrite_all(fd, tail, taillen, tailoff) != 0) ||
 	    ftruncate(fd, total) != 0 ||
 	    lseek(fd, 0, SEEK_SET) != 0) {
 		*syserr = errno ? errno : EIO;
+	} else if (magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &bytes_max) != 0) {
+		r = NULL; // magic_error tells
 	} else {
 		r = magic_descriptor(m, fd);
 	}
-	// Give the pages back now rather than at the next call; should this
-	// fail, the answer stands and the next call truncates first anyway.
-	if (ftruncate(fd, 0) != 0) {
+	// Should this fail, the answer stands and the next call truncates anyway.
+	if (!keep && ftruncate(fd, 0) != 0) {
 	}
 	return r;
 }
@@ -151,6 +158,10 @@ const DefaultLimit = 7 << 20
 // from the file's size before reading it (fsmagic.c); libmagic's buffer
 // and descriptor functions, which read, answer application/x-empty.
 const Empty = "inode/x-empty"
+
+// keepBytes is the largest file whose pages the in-memory file keeps
+// between calls; larger ones are given back at once.
+const keepBytes = 8 << 20
 
 // loadMu serialises magic_load: libmagic fills process-wide tables on the
 // first load without a lock (apprentice.c, init_file_tables).
@@ -241,9 +252,20 @@ func (c *Cookie) Identify(content []byte) (string, error) {
 	if len(tail) > 0 {
 		tailPtr = unsafe.Pointer(&tail[0])
 	}
+	// libmagic mallocs bytes_max bytes for every file it reads: asking for
+	// one more byte than a short payload has (so that "fewer bytes than
+	// bytes_max" stays true, as for `file`) keeps that allocation small.
+	bytesMax := c.limit
+	if n < c.limit {
+		bytesMax = n + 1
+	}
+	keep := C.int(0)
+	if n <= keepBytes {
+		keep = 1
+	}
 	var syserr C.int
 	r := C.stoq_magic_fd(c.m, c.fd, unsafe.Pointer(&head[0]), C.size_t(len(head)),
-		tailPtr, C.size_t(len(tail)), C.off_t(tailOff), C.off_t(n), &syserr)
+		tailPtr, C.size_t(len(tail)), C.off_t(tailOff), C.off_t(n), C.size_t(bytesMax), keep, &syserr)
 	if r == nil {
 		if syserr != 0 {
 			return "", fmt.Errorf("magic: writing %d bytes to libmagic's in-memory file: %w", n, syscall.Errno(syserr))
