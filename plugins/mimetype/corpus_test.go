@@ -490,7 +490,7 @@ func (b *corpusBuilder) executables() error {
 	// An MS-DOS executable, no PE header.
 	dos := make([]byte, 512)
 	copy(dos, "MZ")
-	binary.LittleEndian.PutUint16(dos[2:], 512%512)
+	binary.LittleEndian.PutUint16(dos[2:], 0)     // bytes in the last page: a full page
 	binary.LittleEndian.PutUint16(dos[4:], 1)     // pages
 	binary.LittleEndian.PutUint16(dos[8:], 4)     // header paragraphs
 	binary.LittleEndian.PutUint16(dos[24:], 0x1c) // e_lfarlc below 0x40: no new header

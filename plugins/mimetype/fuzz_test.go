@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/plugins/mimetype/v3/internal/magic"
 )
 
@@ -14,7 +15,7 @@ import (
 // back and parsing them again gives the same table, and routing any MIME
 // type through it terminates.
 func FuzzDispatchMap(f *testing.F) {
-	info, _ := core.LookupPlugin("mimetype")
+	info, _ := engine.Lookup("mimetype")
 	for _, seed := range []string{
 		info.Manifest.Options["dispatch_map"],
 		"", "a/b = x", "a/b: x; c/d = y, z", "# c\n; d\n*/* = all", "= x", "a/b =", "a/b = X!Y",

@@ -89,11 +89,11 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if readBytes <= 0 {
-		return nil, optionError(cfg, "read_bytes", "want a number of bytes, 1 or more (file reads 7340032)")
+		return nil, cfg.OptionError("read_bytes", "want a number of bytes, 1 or more (file reads 7340032)")
 	}
 	routes, err := parseDispatchMap(cfg.String("dispatch_map", ""))
 	if err != nil {
-		return nil, optionError(cfg, "dispatch_map", err.Error())
+		return nil, cfg.OptionError("dispatch_map", err.Error())
 	}
 	if err := checkStrayRules(cfg); err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	pool, err := magic.NewPool(dbPath, readBytes, runtime.GOMAXPROCS(0))
 	if err != nil {
 		if dbPath != "" {
-			return nil, optionError(cfg, "magic_file", err.Error())
+			return nil, cfg.OptionError("magic_file", err.Error())
 		}
 		return nil, fmt.Errorf("mimetype: %w (is Debian's libmagic-mgc installed?)", err)
 	}
@@ -135,17 +135,11 @@ func magicFilePath(cfg *core.Config) string {
 func checkStrayRules(cfg *core.Config) error {
 	for _, key := range cfg.Keys() {
 		if strings.Contains(key, "/") || strings.Contains(key, "*") {
-			return optionError(cfg, key, "this looks like a dispatch_map rule that became an option of its own: "+
+			return cfg.OptionError(key, "this looks like a dispatch_map rule that became an option of its own: "+
 				"a blank line (or a line that is not indented) inside dispatch_map ends it; remove it")
 		}
 	}
 	return nil
-}
-
-// optionError is the constructor's error for option key.
-// TODO(arch): cfg.OptionError(key, want) once the core split lands.
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // Results is the worker's result: stoQ's {"mimetype": "..."}.

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 	"github.com/stoq-go/stoq/plugins/mimetype/v3/internal/magic"
 )
@@ -320,11 +321,11 @@ dispatch_map =
     application/vnd.microsoft.portable-executable: peinfo hash
     message/* = smtp ; text/* = iocextract
 `
-	ini, err := core.ParseINI([]byte(cfgText))
+	ini, err := engine.ParseINI([]byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := core.LookupPlugin("mimetype")
+	info, _ := engine.Lookup("mimetype")
 	cfg := core.NewConfig("mimetype", "",
 		core.ConfigLayer{Source: "embedded manifest", Values: info.Manifest.Options},
 		core.ConfigLayer{Source: "stoq.cfg", Values: ini["mimetype"]})
@@ -347,7 +348,7 @@ dispatch_map =
 // value at a blank line and reads the rules after it as options; the
 // constructor says so instead of silently losing them.
 func TestBlankLineInDispatchMapIsAnError(t *testing.T) {
-	ini, err := core.ParseINI([]byte("[mimetype]\ndispatch_map =\n    application/zip = decompress\n\n    message/rfc822 = smtp\n"))
+	ini, err := engine.ParseINI([]byte("[mimetype]\ndispatch_map =\n    application/zip = decompress\n\n    message/rfc822 = smtp\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +398,7 @@ func TestMagicFileOption(t *testing.T) {
 		t.Errorf("own format = %s, want application/x-stoq-test", got)
 	}
 	// A relative path is resolved against the plugin's folder.
-	info, _ := core.LookupPlugin("mimetype")
+	info, _ := engine.Lookup("mimetype")
 	cfg := core.NewConfig("mimetype", dir,
 		core.ConfigLayer{Source: "embedded manifest", Values: info.Manifest.Options},
 		core.ConfigLayer{Source: "test", Values: map[string]string{"magic_file": "stoq.magic"}})
@@ -479,11 +480,11 @@ func TestCloseThenScan(t *testing.T) {
 }
 
 func TestManifestIsStoQs(t *testing.T) {
-	info, ok := core.LookupPlugin("mimetype")
+	info, ok := engine.Lookup("mimetype")
 	if !ok {
 		t.Fatal("mimetype is not registered")
 	}
-	if got := info.Classes; !got.Has(core.ClassWorker | core.ClassDispatcher) {
+	if got := info.Classes; !got.Has(engine.ClassWorker | engine.ClassDispatcher) {
 		t.Errorf("classes = %v, want Worker and Dispatcher", got)
 	}
 	for _, opt := range []string{"read_bytes", "magic_file", "dispatch_map", "min_stoq_version"} {
