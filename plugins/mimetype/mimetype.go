@@ -46,11 +46,13 @@
 // dispatcher is a core.ContentDispatcher: its answer depends on the content
 // alone, so the engine asks it once per payload.
 //
-// # Concurrency
+// # Concurrency and cost
 //
 // libmagic is not thread-safe: each call borrows a magic cookie of its own
 // from a pool of at most GOMAXPROCS cookies, made as needed, and waits (as
-// long as its context allows) when all are busy.
+// long as its context allows) when all are busy. When the dispatcher and
+// the worker both run on a payload, the worker reuses the dispatcher's
+// answer (see answerCache), so libmagic examines each payload once.
 package mimetype
 
 import (
@@ -76,9 +78,10 @@ const defaultReadBytes = magic.DefaultLimit
 
 // Plugin is the mimetype worker and dispatcher.
 type Plugin struct {
-	pool   *magic.Pool
-	routes dispatchMap
-	log    *slog.Logger
+	pool    *magic.Pool
+	routes  dispatchMap
+	answers *answerCache // the dispatcher's answers, for the worker
+	log     *slog.Logger
 }
 
 // New reads the options, parses dispatch_map and loads the magic database
@@ -108,7 +111,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	}
 	log.Debug("mimetype configured", "read_bytes", readBytes, "magic_file", dbPath,
 		"dispatch_rules", len(routes), "libmagic", magic.Version())
-	return &Plugin{pool: pool, routes: routes, log: log}, nil
+	return &Plugin{pool: pool, routes: routes, answers: newAnswerCache(answerCacheSize), log: log}, nil
 }
 
 // magicFilePath resolves option magic_file: each colon-separated path
@@ -145,11 +148,15 @@ func checkStrayRules(cfg *core.Config) error {
 // Results is the worker's result: stoQ's {"mimetype": "..."}.
 type Results = map[string]string
 
-// Scan reports the payload's MIME type.
+// Scan reports the payload's MIME type. When the dispatcher has already
+// answered for this payload, its answer is reused rather than asked again.
 func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, _ *core.Request) (*core.WorkerResponse, error) {
-	mt, err := p.identify(ctx, payload.Content)
-	if err != nil {
-		return nil, err
+	mt, ok := p.answers.get(payload)
+	if !ok {
+		var err error
+		if mt, err = p.identify(ctx, payload.Content); err != nil {
+			return nil, err
+		}
 	}
 	return &core.WorkerResponse{Results: Results{"mimetype": mt}}, nil
 }
@@ -162,6 +169,7 @@ func (p *Plugin) GetDispatches(ctx context.Context, payload *core.Payload, _ *co
 	if err != nil {
 		return nil, err
 	}
+	p.answers.put(payload, mt)
 	plugins, patterns := p.routes.route(mt)
 	meta := map[string]any{"mimetype": mt}
 	if patterns == nil {

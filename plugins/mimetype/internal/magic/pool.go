@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is returned by Pool.Identify after Close.
@@ -17,6 +18,8 @@ var ErrClosed = errors.New("magic: pool is closed")
 type Pool struct {
 	dbPath string
 	limit  int
+
+	calls atomic.Int64 // libmagic calls made, for tests and logs
 
 	mu     sync.RWMutex // Identify holds it shared, Close exclusively
 	closed bool
@@ -69,6 +72,7 @@ func (p *Pool) with(ctx context.Context, f func(*Cookie) (string, error)) (strin
 		return "", err
 	}
 	defer func() { p.idle <- c }()
+	p.calls.Add(1)
 	return f(c)
 }
 
@@ -93,6 +97,9 @@ func (p *Pool) get(ctx context.Context) (*Cookie, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// Calls is how many times libmagic was asked.
+func (p *Pool) Calls() int64 { return p.calls.Load() }
 
 // Size is how many cookies exist now.
 func (p *Pool) Size() int { return len(p.slots) }
