@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,10 +22,12 @@ import (
 // The test corpus: one sample of every kind the issue names (PE, ELF
 // including PIE, PDF, zip, 7z, gzip, bzip2, xz, tar, OLE .doc, RTF, e-mail,
 // PNG, JPEG, plain text) and more, made by the real tools of each format
-// where one is installed (the Go toolchain, gcc, zip, 7z, tar, gzip, bzip2,
-// xz, zstd, lz4, Python's email package, Go's image encoders), by hand
-// after the format's specification otherwise (compound files: cfb_test.go;
-// PDF, RTF, CAB, an ELF without a dynamic segment). Every sample carries
+// where Debian has one (the Go toolchain, gcc, zip, 7z, tar, gzip, bzip2,
+// xz, zstd, lz4, libgsf's and msitools' compound-file writers, Python's
+// email package, Go's image encoders), and by hand after the format's
+// specification otherwise (compound files with chosen streams and summary
+// information: cfb_test.go, read back by olefile; PDF, RTF, CAB, an ELF
+// without a dynamic segment, an MS-DOS executable). Every sample carries
 // the MIME type `file` is expected to give it, so that a corpus that went
 // wrong (a tool writing something else) shows up as such rather than as two
 // equal wrong answers.
@@ -87,7 +90,7 @@ func buildCorpus() ([]sample, []string, error) {
 	}
 	defer os.RemoveAll(dir)
 	b := &corpusBuilder{dir: dir}
-	steps := []func() error{b.texts, b.images, b.documents, b.compoundFiles, b.archives, b.executables, b.email}
+	steps := []func() error{b.texts, b.images, b.documents, b.compoundFiles, b.realCompoundFiles, b.archives, b.executables, b.email}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, nil, err
@@ -285,6 +288,60 @@ func (b *corpusBuilder) compoundFiles() error {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
 		b.add(d.name, d.want, data)
+	}
+	return nil
+}
+
+// realCompoundFiles has libgsf and msitools write compound files (with
+// mini streams, as Office writes small streams), next to the hand-built
+// ones above.
+func (b *corpusBuilder) realCompoundFiles() error {
+	if gsf := b.tool("gsf", "libgsf-bin"); gsf != "" {
+		for _, doc := range []struct {
+			name, want string
+			files      map[string][]byte
+		}{
+			{"gsf-word.doc", "application/msword", map[string][]byte{"WordDocument": lorem(900, 50), "1Table": randomBytes(6000, 51)}},
+			{"gsf-book.xls", "application/vnd.ms-excel", map[string][]byte{"Workbook": randomBytes(300, 52)}},
+			{"gsf-generic.ole", "application/x-ole-storage", map[string][]byte{"readme.txt": lorem(200, 53), "sub/data.bin": randomBytes(5000, 54)}},
+		} {
+			dir := "gsf-" + doc.name
+			var tops []string
+			for name, data := range doc.files {
+				if _, err := b.write(filepath.Join(dir, name), data); err != nil {
+					return err
+				}
+				top := filepath.Join(b.dir, dir, strings.SplitN(name, "/", 2)[0])
+				if !slices.Contains(tops, top) {
+					tops = append(tops, top)
+				}
+			}
+			slices.Sort(tops)
+			if err := b.run(nil, gsf, append([]string{"createole", doc.name}, tops...)...); err != nil {
+				return err
+			}
+			data, err := b.read(doc.name)
+			if err != nil {
+				return err
+			}
+			b.add(doc.name, doc.want, data)
+		}
+	}
+	if msibuild := b.tool("msibuild", "msitools"); msibuild != "" {
+		for _, step := range [][]string{
+			{"-s", "stoq test installer", "stoq", "x64;1033", "{8D6C1E2A-3B4F-4C5D-9E6F-7A8B9C0D1E2F}"},
+			{"-q", "CREATE TABLE `Property` (`Property` CHAR(72) NOT NULL, `Value` CHAR(0) NOT NULL LOCALIZABLE PRIMARY KEY `Property`)"},
+			{"-q", "INSERT INTO `Property` (`Property`,`Value`) VALUES ('ProductName','stoq')"},
+		} { // msibuild does one operation per run
+			if err := b.run(nil, msibuild, append([]string{"msibuild.msi"}, step...)...); err != nil {
+				return err
+			}
+		}
+		data, err := b.read("msibuild.msi")
+		if err != nil {
+			return err
+		}
+		b.add("msibuild.msi", "application/x-msi", data)
 	}
 	return nil
 }
