@@ -65,7 +65,8 @@ func (x *extractor) tar(r io.Reader, data []byte, compressed func() int64) {
 		}
 		m := Member{Name: hdr.Name, Size: hdr.Size, CompressedSize: -1, Modified: hdr.ModTime}
 		if plain != nil {
-			m.CompressedSize = hdr.Size
+			// The 512-byte blocks the content occupies, as 7z reports it.
+			m.CompressedSize = (hdr.Size + 511) / 512 * 512
 		}
 		if plain != nil && data != nil && !isSparse(hdr) {
 			off := position()

@@ -287,6 +287,10 @@ func zipDecoder(method uint16, src io.Reader, f *zip.File) (io.Reader, func(), e
 	return nil, nop, fmt.Errorf("compression method %d (%s) is not supported", method, name)
 }
 
+// maxLZMADictionary bounds the dictionary an LZMA header may ask for
+// (7-Zip's -mx9 uses 64 MiB).
+const maxLZMADictionary = 256 << 20
+
 // zipLZMA reads a zip LZMA member: a 4-byte header (version, properties
 // size), the 5 LZMA properties, then the raw stream. The classic .lzma
 // header (properties, dictionary size, uncompressed size) is rebuilt for
@@ -309,5 +313,5 @@ func zipLZMA(src io.Reader, f *zip.File) (io.Reader, error) {
 		size = math.MaxUint64 // unknown: the stream ends with its marker
 	}
 	binary.LittleEndian.PutUint64(classic[5:], size)
-	return lzma.ReaderConfig{DictCap: 1 << 20}.NewReader(io.MultiReader(bytes.NewReader(classic[:]), src))
+	return lzma.ReaderConfig{DictCap: maxLZMADictionary}.NewReader(io.MultiReader(bytes.NewReader(classic[:]), src))
 }
