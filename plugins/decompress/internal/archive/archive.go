@@ -253,6 +253,17 @@ func (x *extractor) passwordsToTry() []string {
 	return out
 }
 
+// noPassword is the error of an encrypted member no password opened.
+func (x *extractor) noPassword(last error) error {
+	if len(x.opts.Passwords) == 0 {
+		return errors.New("encrypted, and no passwords are configured")
+	}
+	if last == nil {
+		return fmt.Errorf("encrypted, and none of the %d passwords opened it", len(x.opts.Passwords))
+	}
+	return fmt.Errorf("encrypted, and none of the %d passwords opened it (last failure: %v)", len(x.opts.Passwords), last)
+}
+
 func (x *extractor) rememberPassword(p string) { x.lastPassword, x.lastPasswordUsed = p, true }
 
 // limitError is returned by readMember when a limit stopped the member.

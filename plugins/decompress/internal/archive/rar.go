@@ -3,7 +3,6 @@ package archive
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/nwaples/rardecode/v2"
@@ -43,7 +42,7 @@ func (x *extractor) rar(data []byte) {
 			x.problem("rar: the archive's headers are encrypted, and none of the %d passwords opened them", len(x.opts.Passwords))
 			return
 		}
-		x.finish(*stuck, nil, fmt.Errorf("encrypted, and none of the %d passwords opened it", len(x.opts.Passwords)))
+		x.finish(*stuck, nil, x.noPassword(nil))
 		w.next++
 		w.gaveUp = true
 		w.tried = map[string]bool{w.pw: true}
@@ -126,7 +125,7 @@ func (x *extractor) rarPass(data []byte, w *rarWalk) (stuck *Member, done bool) 
 				m.Password, m.PasswordUsed = "", false
 				return &m, false
 			}
-			err = fmt.Errorf("encrypted, and none of the %d passwords opened it (%v)", len(x.opts.Passwords), err)
+			err = x.noPassword(err)
 		}
 		if err == nil && m.Encrypted {
 			x.rememberPassword(w.pw)

@@ -3,7 +3,6 @@ package archive
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
 
@@ -117,7 +116,7 @@ func (x *extractor) sevenZipWithPasswords(open func(string) (*sevenzip.Reader, e
 	if tried == 0 {
 		return nil, errors.New("encrypted, and no passwords are configured")
 	}
-	return nil, fmt.Errorf("encrypted, and none of the %d passwords opened it (last failure: %v)", tried, lastErr)
+	return nil, x.noPassword(lastErr)
 }
 
 // sevenZipMember reads one member; ra counts the archive bytes read for

@@ -134,7 +134,7 @@ func (x *extractor) zipEncrypted(f *zip.File, m Member, raw []byte) {
 		x.finish(m, nil, errors.New("encrypted, and no passwords are configured"))
 		return
 	}
-	x.finish(m, nil, fmt.Errorf("encrypted, and none of the %d passwords opened it (last failure: %v)", tried, lastErr))
+	x.finish(m, nil, x.noPassword(lastErr))
 }
 
 // zipName is the member's name as written: UTF-8 when the archive says so
