@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 )
@@ -279,40 +280,55 @@ func (e *limitError) Error() string { return e.msg }
 const readChunk = 64 << 10
 
 // readMember reads one member's content from r, enforcing the limits.
-// declared is the size the archive declares (-1 unknown), used only to size
-// the first buffer; compressed reports how many compressed bytes the member
-// has consumed so far (nil when unknown: no ratio check). It returns the
-// content, a *limitError when a limit stopped it, or the decoder's error.
+// declared is the size the archive declares (-1 unknown), used only to
+// size the first buffer;
+// compressed reports how many compressed bytes the member has consumed so
+// far (nil when unknown: no ratio check). It returns the content, a
+// *limitError when a limit stopped it, or the decoder's error.
+//
+// Memory: content accumulates in chunks that are never copied while the
+// member is read, so a member stopped at a limit has cost at most the
+// limit; an honest declared size is allocated at once, and a member that
+// needed several chunks is joined into one buffer when it is complete.
 func (x *extractor) readMember(name string, r io.Reader, declared int64, compressed func() int64) ([]byte, error) {
 	lim := x.opts.Limits
-	initial := int64(readChunk)
-	if declared >= 0 {
-		initial = declared + 1 // one more byte sees EOF without growing
-	}
-	initial = min(initial, 8<<20)
+	// bound is one byte past the most this member may hold.
+	bound := int64(math.MaxInt64)
 	if lim.MemberSize > 0 {
-		initial = min(initial, lim.MemberSize+1)
+		bound = lim.MemberSize + 1
 	}
-	buf := make([]byte, 0, max(initial, 512))
+	if lim.TotalSize > 0 {
+		bound = min(bound, max(lim.TotalSize-x.produced, 0)+1)
+	}
+	first := int64(readChunk)
+	if declared >= 0 {
+		// Trust the declared size up to a few MiB: a header may lie.
+		first = min(declared+1, bound, firstChunkTrust)
+	}
+	var chunks [][]byte
+	cur := make([]byte, 0, max(first, 512))
+	size := int64(0)
 	zeroReads := 0
 	for {
-		if len(buf)%(16*readChunk) == 0 && len(buf) > 0 {
+		if size > 0 && size%(16*readChunk) == 0 {
 			if err := x.ctx.Err(); err != nil {
 				x.stopped = true
 				return nil, &limitError{archiveWide: true, msg: fmt.Sprintf("stopped while extracting member %q: %v", name, err)}
 			}
 		}
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(max(cap(buf), readChunk), 64<<20))
+		if len(cur) == cap(cur) {
+			chunks = append(chunks, cur)
+			next := min(max(size, readChunk), maxChunk, max(bound-size, readChunk))
+			cur = make([]byte, 0, next)
 		}
-		want := min(cap(buf)-len(buf), readChunk)
-		n, err := r.Read(buf[len(buf) : len(buf)+want])
+		want := min(cap(cur)-len(cur), readChunk)
+		n, err := r.Read(cur[len(cur) : len(cur)+want])
 		if n < 0 || n > want {
 			return nil, fmt.Errorf("decoder returned %d bytes for a %d-byte read", n, want)
 		}
-		buf = buf[:len(buf)+n]
+		cur = cur[:len(cur)+n]
 		x.produced += int64(n)
-		size := int64(len(buf))
+		size += int64(n)
 		if lim.MemberSize > 0 && size > lim.MemberSize {
 			return nil, &limitError{msg: fmt.Sprintf("member %q: maximum_size (%d bytes) exceeded: not extracted", name, lim.MemberSize)}
 		}
@@ -329,7 +345,14 @@ func (x *extractor) readMember(name string, r io.Reader, declared int64, compres
 			}
 		}
 		if err == io.EOF {
-			return trim(buf), nil
+			if len(chunks) == 0 {
+				return trim(cur), nil
+			}
+			out := make([]byte, 0, size)
+			for _, c := range chunks {
+				out = append(out, c...)
+			}
+			return append(out, cur...), nil
 		}
 		if err != nil {
 			return nil, err
@@ -341,6 +364,14 @@ func (x *extractor) readMember(name string, r io.Reader, declared int64, compres
 		}
 	}
 }
+
+// firstChunkTrust is how much of a declared size readMember allocates
+// before any byte has arrived; maxChunk the largest chunk it allocates
+// afterwards.
+const (
+	firstChunkTrust = 8 << 20
+	maxChunk        = 64 << 20
+)
 
 // trim returns buf, copied to a right-sized array when most of its
 // capacity is unused (a header that declared far more than it held must
