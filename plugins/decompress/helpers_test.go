@@ -85,14 +85,6 @@ type corpus struct {
 	files map[string][]byte // path under src (slash-separated) -> content
 }
 
-func (c corpus) names() []string {
-	var out []string
-	for name := range c.files {
-		out = append(out, name)
-	}
-	return out
-}
-
 // newCorpus writes the standard test files: text, random bytes, zeros
 // below the ratio floor, an empty file, names with spaces and non-ASCII
 // letters, nested folders.
