@@ -68,7 +68,15 @@ func looksLikeZipFromEnd(data []byte) bool {
 }
 
 func (x *extractor) zip(data []byte) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	var ra io.ReaderAt = bytes.NewReader(data)
+	size := int64(len(data))
+	if limit := directoryLimit(x.opts.Members); limit > 0 {
+		if view, viewSize, declared := truncatedZipView(data, limit); view != nil {
+			ra, size = view, viewSize
+			x.problem("zip: the directory lists %d entries; only the first %d are read (max_members is %d)", declared, limit, x.opts.Members)
+		}
+	}
+	zr, err := zip.NewReader(ra, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		x.problem("zip: %v", err)
 		return
