@@ -48,6 +48,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
@@ -99,7 +100,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if p.limits.Ratio < 0 {
-		return nil, optionError(cfg, "max_ratio", "want a ratio of uncompressed to compressed bytes (0 disables the check)")
+		return nil, cfg.OptionError("max_ratio", "want a ratio of uncompressed to compressed bytes (0 disables the check)")
 	}
 	p.alwaysDispatch = cfg.List("always_dispatch", nil)
 	if p.archiveExtracted, err = cfg.Bool("archive_extracted", true); err != nil {
@@ -125,13 +126,9 @@ func positiveInt(cfg *core.Config, key string, def int, what string) (int64, err
 		return 0, err
 	}
 	if n < 0 {
-		return 0, optionError(cfg, key, "want "+what+" (0 disables the limit)")
+		return 0, cfg.OptionError(key, "want "+what+" (0 disables the limit)")
 	}
 	return int64(n), nil
-}
-
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // passwordList maps stoQ's "-" (no password) to "" and drops duplicates.
@@ -232,7 +229,13 @@ func (p *Plugin) passwordsFor(extra map[string]any) []string {
 		}
 		return passwordList(items)
 	case string:
-		return passwordList(core.SplitList(v))
+		var items []string
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		return passwordList(items)
 	}
 	return p.passwords
 }
