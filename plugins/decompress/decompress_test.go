@@ -23,6 +23,9 @@ type archiveCase struct {
 	// single names the one corpus file a single-stream archive holds, and
 	// member the name it must be extracted under.
 	single, member string
+	// members maps member names to corpus files when the archive holds
+	// only some of them (default: the whole corpus, under its own names).
+	members map[string]string
 	format         string
 	compression    string
 	encrypted      bool
@@ -72,13 +75,24 @@ var archiveCases = []archiveCase{
 	{name: "xz -9e", file: "r.xz", tools: []string{"xz"}, script: `xz -9e -c docs/report.txt > "$A"`, single: "docs/report.txt", member: "r", format: "xz"},
 	{name: "zstd", file: "report.txt.zst", tools: []string{"zstd"}, script: `zstd -q -19 -c docs/report.txt > "$A"`, single: "docs/report.txt", member: "report.txt", format: "zstd"},
 	{name: "zstd empty", file: "empty.txt.zst", tools: []string{"zstd"}, script: `zstd -q -c empty.txt > "$A"`, single: "empty.txt", member: "empty.txt", format: "zstd"},
-	{name: "cab (gcab, through the 7z fallback)", file: "a.cab", tools: []string{"gcab", "7z"}, script: `gcab -c -z "$A" hello.txt docs/report.txt docs/random.bin empty.txt`, format: "cab", listing: []string{"7z"}},
+	// gcab takes files, not folders. CAB stores paths with backslashes; 7z
+	// lists them with slashes, and the fallback reports what 7z lists.
+	{name: "cab (gcab, through the 7z fallback)", file: "a.cab", tools: []string{"gcab", "7z"}, script: `gcab -c -z "$A" hello.txt docs/report.txt docs/random.bin empty.txt`,
+		members: sameNames("hello.txt", "docs/report.txt", "docs/random.bin", "empty.txt"), format: "cab", listing: []string{"7z"}},
+	// ar keeps base names only.
+	{name: "ar (binutils, through the 7z fallback)", file: "a.deb", tools: []string{"ar", "7z"}, script: `ar rc "$A" hello.txt docs/random.bin empty.txt`,
+		members: map[string]string{"hello.txt": "hello.txt", "random.bin": "docs/random.bin", "empty.txt": "empty.txt"}, format: "ar", listing: []string{"7z"}},
+	{name: "cpio newc (through the 7z fallback)", file: "a.cpio", tools: []string{"cpio", "7z"}, script: `find hello.txt docs | cpio --quiet -o -H newc > "$A"`,
+		members: sameNames("hello.txt", "docs/report.txt", "docs/random.bin", "docs/deep/zeros.bin"), format: "cpio", listing: []string{"7z"}},
 }
 
-// cabFiles are the corpus files the CAB case holds (gcab takes files, not
-// folders). CAB stores paths with backslashes; 7z lists them with slashes,
-// and the fallback reports what 7z lists.
-var cabFiles = []string{"hello.txt", "docs/report.txt", "docs/random.bin", "empty.txt"}
+func sameNames(names ...string) map[string]string {
+	out := map[string]string{}
+	for _, n := range names {
+		out[n] = n
+	}
+	return out
+}
 
 // TestArchiversRoundTrip extracts archives made by Debian's archivers from
 // the corpus: every member's bytes equal the original's (sha256), the
@@ -104,9 +118,9 @@ func TestArchiversRoundTrip(t *testing.T) {
 			switch {
 			case ac.single != "":
 				want[ac.member] = c.files[ac.single]
-			case ac.format == "cab":
-				for _, name := range cabFiles {
-					want[name] = c.files[name]
+			case ac.members != nil:
+				for name, file := range ac.members {
+					want[name] = c.files[file]
 				}
 			default:
 				want = c.files

@@ -431,3 +431,15 @@ func within(sub, whole []byte) bool {
 	}
 	return false
 }
+
+// Without 7z, a CAB (or any format only 7z reads) is an Error, not a
+// failure.
+func TestFallbackDisabled(t *testing.T) {
+	resp := scan(t, newWorker(t, map[string]string{"fallback_7z": ""}), []byte("MSCF\x00\x00\x00\x00rest"), "a.cab")
+	requireError(t, resp, "cab: no Go library reads this format and the 7z fallback is not available")
+	if resp.Results.(*Results).ArchiveType != "cab" || len(resp.Extracted) != 0 {
+		t.Errorf("results %+v", resp.Results)
+	}
+	resp = scan(t, newWorker(t, map[string]string{"fallback_7z": "/nonexistent/7z"}), []byte("MSCF\x00\x00\x00\x00rest"), "a.cab")
+	requireError(t, resp, "7z fallback is not available")
+}

@@ -56,6 +56,13 @@ const (
 	SevenZip Format = "7z"
 	RAR      Format = "rar"
 	CAB      Format = "cab"
+	// Formats no Go library reads, handed to the 7z fallback.
+	AR   Format = "ar"
+	CPIO Format = "cpio"
+	RPM  Format = "rpm"
+	ISO  Format = "iso"
+	ARJ  Format = "arj"
+	LZH  Format = "lzh"
 )
 
 // RatioFloor is how many bytes a member must have produced before
@@ -154,7 +161,7 @@ func Extract(ctx context.Context, data []byte, opts Options) (res *Result) {
 		x.sevenZip(data)
 	case RAR:
 		x.rar(data)
-	case CAB:
+	case CAB, AR, CPIO, RPM, ISO, ARJ, LZH:
 		x.external(data)
 	default:
 		// A zip can carry anything in front of it (a self-extracting
@@ -192,6 +199,18 @@ func Detect(data []byte) Format {
 		return CAB
 	case isTarHeader(data):
 		return Tar
+	case hasPrefix(data, "!<arch>\n"):
+		return AR // Debian packages, static libraries
+	case hasPrefix(data, "070701"), hasPrefix(data, "070702"), hasPrefix(data, "070707"), hasPrefix(data, "\xc7\x71"), hasPrefix(data, "\x71\xc7"):
+		return CPIO
+	case hasPrefix(data, "\xed\xab\xee\xdb"):
+		return RPM
+	case len(data) > 0x8006 && string(data[0x8001:0x8006]) == "CD001":
+		return ISO
+	case hasPrefix(data, "\x60\xea") && len(data) >= 8:
+		return ARJ
+	case len(data) >= 7 && data[2] == '-' && data[3] == 'l' && (data[4] == 'h' || data[4] == 'z') && data[6] == '-':
+		return LZH
 	}
 	return ""
 }

@@ -33,6 +33,12 @@ func TestDetect(t *testing.T) {
 		{[]byte("Rar!\x1a\x07\x00"), RAR},
 		{[]byte("Rar!\x1a\x07\x01\x00"), RAR},
 		{[]byte("MSCF\x00\x00\x00\x00"), CAB},
+		{[]byte("!<arch>\ndebian-binary   "), AR},
+		{[]byte("070701000"), CPIO},
+		{[]byte("\xed\xab\xee\xdb\x03\x00"), RPM},
+		{append(make([]byte, 0x8001), "CD001\x01"...), ISO},
+		{[]byte("\x60\xea\x2a\x00\x22\x0b\x01\x02"), ARJ},
+		{[]byte("\x1f\x00-lh5-\x00"), LZH},
 		{tarBuf.Bytes(), Tar},
 		{v7, Tar},
 		{make([]byte, 1024), ""}, // zeros: no checksum field

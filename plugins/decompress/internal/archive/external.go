@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// The 7z fallback, for the formats no Go library on the module proxy reads
-// (CAB: the Go CAB parsers are not published there). As stoQ did, the
+// The 7z fallback, for the formats no Go library on the module proxy reads:
+// CAB (the Go CAB parsers are not published there), ar (Debian packages),
+// cpio, RPM, ISO 9660, ARJ and LZH, which stoQ also reached through 7z. As stoQ did, the
 // archive is written to a private temporary file (mode 0600, removed when
 // done) for the 7z program; unlike stoQ, members are never written
 // anywhere: each one is streamed from `7z e -so` through the same limited
@@ -26,7 +27,7 @@ type externalEntry struct {
 	size      int64
 	packed    int64
 	modified  time.Time
-	dir       bool
+	dir       bool // or anything else that is not a regular file
 	encrypted bool
 }
 
@@ -137,6 +138,11 @@ func parseSLT(out []byte) []externalEntry {
 			}
 		case "Attributes":
 			if cur != nil && strings.HasPrefix(value, "D") {
+				cur.dir = true
+			}
+		case "Mode":
+			// Unix formats: anything but a regular file is skipped.
+			if cur != nil && value != "" && strings.ContainsRune("dlcbps", rune(value[0])) {
 				cur.dir = true
 			}
 		case "Encrypted":
