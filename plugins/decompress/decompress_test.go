@@ -25,10 +25,10 @@ type archiveCase struct {
 	single, member string
 	// members maps member names to corpus files when the archive holds
 	// only some of them (default: the whole corpus, under its own names).
-	members map[string]string
-	format         string
-	compression    string
-	encrypted      bool
+	members     map[string]string
+	format      string
+	compression string
+	encrypted   bool
 	// listing is the reference listing compared with: "7z", "unzip", "tar".
 	listing []string
 	// packedSizes: compressed_size is per member and equals the listing's.
