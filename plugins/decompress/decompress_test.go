@@ -56,6 +56,8 @@ var archiveCases = []archiveCase{
 	{name: "zip deflate (7z)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip "$A" * >/dev/null`, format: "zip", listing: []string{"7z", "unzip"}, packedSizes: true},
 	{name: "zip lzma (7z)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -m0=LZMA "$A" * >/dev/null`, format: "zip", listing: []string{"7z"}, packedSizes: true},
 	{name: "zip bzip2 (7z)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -m0=BZip2 "$A" * >/dev/null`, format: "zip", listing: []string{"7z"}, packedSizes: true},
+	{name: "zip deflate64 (7z, members through the 7z fallback)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -m0=Deflate64 "$A" * >/dev/null`, format: "zip", listing: []string{"7z", "unzip"}, packedSizes: true},
+	{name: "zip PPMd (7z, members through the 7z fallback)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -m0=PPMd "$A" * >/dev/null`, format: "zip", listing: []string{"7z"}, packedSizes: true},
 	{name: "tar", file: "a.tar", tools: []string{"tar"}, script: `tar -cf "$A" *`, format: "tar", listing: []string{"tar", "7z"}, packedSizes: true},
 	{name: "tar pax", file: "a.tar", tools: []string{"tar"}, script: `tar --format=pax -cf "$A" *`, format: "tar", listing: []string{"tar"}, packedSizes: true},
 	{name: "tar.gz", file: "a.tgz", tools: []string{"tar", "gzip"}, script: `tar -czf "$A" *`, format: "tar", compression: "gzip", listing: []string{"tar"}},

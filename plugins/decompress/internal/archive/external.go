@@ -37,22 +37,13 @@ func (x *extractor) external(data []byte) {
 		x.problem("%s: no Go library reads this format and the 7z fallback is not available (install Debian's p7zip-full or set fallback_7z)", format)
 		return
 	}
-	tmp, err := os.CreateTemp("", "stoq-decompress-*")
+	tmp, cleanup, err := writeTemp(data)
 	if err != nil {
-		x.problem("%s: temporary file for 7z: %v", format, err)
+		x.problem("%s: %v", format, err)
 		return
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		x.problem("%s: temporary file for 7z: %v", format, err)
-		return
-	}
-	if err := tmp.Close(); err != nil {
-		x.problem("%s: temporary file for 7z: %v", format, err)
-		return
-	}
-	entries, err := x.externalList(tmp.Name())
+	defer cleanup()
+	entries, err := x.externalList(tmp)
 	if err != nil {
 		x.problem("%s: 7z l: %v", format, err)
 		return
@@ -65,12 +56,32 @@ func (x *extractor) external(data []byte) {
 			return
 		}
 		m := Member{Name: e.path, Size: e.size, CompressedSize: e.packed, Modified: e.modified, Encrypted: e.encrypted}
-		content, err := x.externalMember(tmp.Name(), e)
+		content, err := x.externalMember(tmp, e)
 		x.finish(m, content, err)
 		if x.stopped {
 			return
 		}
 	}
+}
+
+// writeTemp writes data to a private temporary file for 7z and returns
+// its path and the function that removes it.
+func writeTemp(data []byte) (string, func(), error) {
+	tmp, err := os.CreateTemp("", "stoq-decompress-*")
+	if err != nil {
+		return "", nil, fmt.Errorf("temporary file for 7z: %w", err)
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		cleanup()
+		return "", nil, fmt.Errorf("temporary file for 7z: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("temporary file for 7z: %w", err)
+	}
+	return tmp.Name(), cleanup, nil
 }
 
 func (x *extractor) sevenZipCommand(args ...string) *exec.Cmd {

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -81,6 +82,12 @@ func (x *extractor) zip(data []byte) {
 		x.problem("zip: %v", err)
 		return
 	}
+	tmp := "" // the archive for 7z, written when a member needs it
+	defer func() {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}()
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/") || !f.Mode().IsRegular() {
 			continue // directories, symbolic links: nothing to extract
@@ -103,6 +110,9 @@ func (x *extractor) zip(data []byte) {
 		}
 		if !m.Encrypted {
 			content, err := x.zipMember(f, name, raw, nil)
+			if errors.Is(err, errUnsupportedMethod) && x.opts.SevenZip != "" {
+				content, err = x.zipMemberWith7z(data, f, m, &tmp)
+			}
 			x.finish(m, content, err)
 			if x.stopped {
 				return
@@ -292,7 +302,32 @@ func zipDecoder(method uint16, src io.Reader, f *zip.File) (io.Reader, func(), e
 	if name == "" {
 		name = "unknown"
 	}
-	return nil, nop, fmt.Errorf("compression method %d (%s) is not supported", method, name)
+	return nil, nop, fmt.Errorf("compression method %d (%s): %w", method, name, errUnsupportedMethod)
+}
+
+// errUnsupportedMethod is a zip compression method no Go decoder reads
+// (deflate64, PPMd, ...).
+var errUnsupportedMethod = errors.New("not supported by the Go decoders")
+
+// zipMemberWith7z extracts an unencrypted member whose method only 7z
+// decodes, from the archive written once to a temporary file (*tmp), and
+// checks its CRC-32.
+func (x *extractor) zipMemberWith7z(data []byte, f *zip.File, m Member, tmp *string) ([]byte, error) {
+	if *tmp == "" {
+		path, _, err := writeTemp(data)
+		if err != nil {
+			return nil, err
+		}
+		*tmp = path
+	}
+	content, err := x.externalMember(*tmp, externalEntry{path: m.Name, size: m.Size, packed: m.CompressedSize})
+	if err != nil {
+		return nil, fmt.Errorf("method %d through 7z: %w", f.Method, err)
+	}
+	if sum := crc32.ChecksumIEEE(content); sum != f.CRC32 {
+		return nil, fmt.Errorf("CRC-32 %08x, the archive says %08x", sum, f.CRC32)
+	}
+	return content, nil
 }
 
 // maxLZMADictionary bounds the dictionary an LZMA header may ask for
