@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -60,6 +61,14 @@ func BenchmarkExtract(b *testing.B) {
 	archives := map[string]func(b *testing.B) []byte{
 		"zip-deflate-100MB": func(b *testing.B) []byte { return benchZip(b, zip.Deflate) },
 		"zip-stored-100MB":  func(b *testing.B) []byte { return benchZip(b, zip.Store) },
+		// A zip of 100 MB itself: random members, which deflate stores.
+		"zip-100MB-archive-random": func(b *testing.B) []byte {
+			var files []any
+			for i := range benchMembers {
+				files = append(files, fmt.Sprintf("r%02d.bin", i), randomBytes(benchMemberSize, uint64(1000+i)))
+			}
+			return zipOf(b, files...)
+		},
 		"tar.gz-100MB": func(b *testing.B) []byte {
 			var files []any
 			for i, c := range benchCorpus() {
@@ -68,7 +77,7 @@ func BenchmarkExtract(b *testing.B) {
 			return gzipOf(b, tarOf(b, files...))
 		},
 	}
-	for _, name := range []string{"zip-deflate-100MB", "zip-stored-100MB", "tar.gz-100MB"} {
+	for _, name := range []string{"zip-deflate-100MB", "zip-stored-100MB", "zip-100MB-archive-random", "tar.gz-100MB"} {
 		b.Run(name, func(b *testing.B) {
 			archive := archives[name](b)
 			w := newWorker(b, map[string]string{"maximum_size": "150000000"})
@@ -121,4 +130,37 @@ func BenchmarkFloor(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkWorkerVsFloor alternates the worker and the floor (archive/zip
+// with klauspost's inflater, each member read into a buffer of its size:
+// the least an in-memory extraction does) on the 100 MB deflate zip in
+// every iteration, so that both see the same machine load, and reports
+// each one's MB/s and the worker's share of the floor's speed.
+func BenchmarkWorkerVsFloor(b *testing.B) {
+	archive := benchZip(b, zip.Deflate)
+	w := newWorker(b, map[string]string{"maximum_size": "150000000"})
+	var worker, floor time.Duration
+	for b.Loop() {
+		start := time.Now()
+		resp := scan(b, w, archive, "bench.zip")
+		worker += time.Since(start)
+		if len(resp.Extracted) != benchMembers {
+			b.Fatalf("extracted %d", len(resp.Extracted))
+		}
+		start = time.Now()
+		zr, _ := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+		zr.RegisterDecompressor(zip.Deflate, flate.NewReader)
+		for _, f := range zr.File {
+			rc, _ := f.Open()
+			buf := make([]byte, f.UncompressedSize64)
+			io.ReadFull(rc, buf)
+			rc.Close()
+		}
+		floor += time.Since(start)
+	}
+	mb := float64(benchMembers*benchMemberSize) * float64(b.N) / 1e6
+	b.ReportMetric(mb/worker.Seconds(), "worker-MB/s")
+	b.ReportMetric(mb/floor.Seconds(), "floor-MB/s")
+	b.ReportMetric(floor.Seconds()/worker.Seconds(), "worker/floor-speed")
 }

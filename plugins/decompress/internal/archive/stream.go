@@ -50,7 +50,9 @@ func stripSuffix(name string, f Format) string {
 // stream extracts a gzip, bzip2, xz or zstd stream: a tar inside it is
 // read member by member, anything else is one member.
 func (x *extractor) stream(data []byte, f Format) {
-	counter := &countingReader{r: bytes.NewReader(data)}
+	// The decoders read a *bytes.Reader directly (fast paths), and its
+	// position counts the compressed bytes consumed.
+	counter := bytes.NewReader(data)
 	var dec io.Reader
 	var closeDec func()
 	headerName, modified := "", time.Time{}
@@ -83,7 +85,7 @@ func (x *extractor) stream(data []byte, f Format) {
 		dec, closeDec = zr, zr.Close
 	}
 	defer closeDec()
-	compressed := func() int64 { return counter.n }
+	compressed := func() int64 { return counter.Size() - int64(counter.Len()) }
 
 	// Peek at the first tar block to choose between tar and one member.
 	br := bufio.NewReaderSize(dec, 64<<10)

@@ -192,8 +192,13 @@ func zipRaw(data []byte, f *zip.File) ([]byte, error) {
 // member and checks its CRC-32 or authentication code. A wrong password
 // is an error wrapping errWrongPassword, or a decoder or CRC error.
 func (x *extractor) zipMember(f *zip.File, name string, raw []byte, password []byte) ([]byte, error) {
-	counter := &countingReader{r: bytes.NewReader(raw)}
-	var src io.Reader = counter
+	// The decoders read a *bytes.Reader directly (klauspost's inflater has
+	// a fast path for it), and its position counts the compressed bytes
+	// consumed; a decrypting reader is counted by a wrapper.
+	plain := bytes.NewReader(raw)
+	var src io.Reader = plain
+	consumed := func() int64 { return plain.Size() - int64(plain.Len()) }
+	counter := &countingReader{}
 	method := f.Method
 	checkCRC := true
 	var aes *aesReader
@@ -208,7 +213,7 @@ func (x *extractor) zipMember(f *zip.File, name string, raw []byte, password []b
 			}
 			// The reader counts consumed ciphertext for the ratio check.
 			counter.r = aes
-			src = counter
+			src, consumed = counter, func() int64 { return counter.n }
 			method = extra.method
 			checkCRC = extra.version == 1 // AE-2 stores no CRC
 		} else {
@@ -221,7 +226,7 @@ func (x *extractor) zipMember(f *zip.File, name string, raw []byte, password []b
 				return nil, err
 			}
 			counter.r = zc
-			src = counter
+			src, consumed = counter, func() int64 { return counter.n }
 		}
 	} else if f.Method == methodAES {
 		return nil, errors.New("encrypted (AES) but not flagged as encrypted")
@@ -239,7 +244,7 @@ func (x *extractor) zipMember(f *zip.File, name string, raw []byte, password []b
 	}
 	defer closeDec()
 	h := crc32.NewIEEE()
-	content, err := x.readMember(name, io.TeeReader(dec, h), sizeOrUnknown(f.UncompressedSize64), func() int64 { return counter.n })
+	content, err := x.readMember(name, io.TeeReader(dec, h), sizeOrUnknown(f.UncompressedSize64), consumed)
 	if err != nil {
 		return nil, err
 	}
