@@ -50,6 +50,10 @@ var archiveCases = []archiveCase{
 	{name: "zip stored (Info-ZIP)", file: "a.zip", tools: []string{"zip"}, script: `zip -q -r -0 "$A" *`, format: "zip", listing: []string{"7z", "unzip"}, packedSizes: true},
 	{name: "zip bzip2 (Info-ZIP)", file: "a.zip", tools: []string{"zip"}, script: `zip -q -r -Z bzip2 "$A" *`, format: "zip", listing: []string{"7z", "unzip"}, packedSizes: true},
 	{name: "zip ZipCrypto (zip -P infected)", file: "a.zip", tools: []string{"zip"}, script: `zip -q -r -P infected "$A" *`, format: "zip", encrypted: true, listing: []string{"7z", "unzip"}, packedSizes: true},
+	// Streamed: a data descriptor, so the password check byte is the DOS
+	// time's, and the member's recorded mode is the pipe's.
+	{name: "zip ZipCrypto streamed (cat | zip -P infected - -)", file: "a.zip", tools: []string{"zip"}, script: `cat docs/random.bin | zip -q -P infected - - > "$A"`,
+		members: map[string]string{"-": "docs/random.bin"}, format: "zip", encrypted: true, listing: []string{"7z", "unzip"}, packedSizes: true},
 	{name: "zip ZipCrypto (7z)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -pinfected -mem=ZipCrypto "$A" * >/dev/null`, format: "zip", encrypted: true, listing: []string{"7z", "unzip"}, packedSizes: true},
 	{name: "zip AES-256 (7z -mem=AES256)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -pinfected -mem=AES256 "$A" * >/dev/null`, format: "zip", encrypted: true, listing: []string{"7z", "unzip"}, packedSizes: true},
 	{name: "zip AES-128 (7z -mem=AES128)", file: "a.zip", tools: []string{"7z"}, script: `7z a -bd -tzip -pinfected -mem=AES128 "$A" * >/dev/null`, format: "zip", encrypted: true, listing: []string{"7z"}, packedSizes: true},

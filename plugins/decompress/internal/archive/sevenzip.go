@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"sync/atomic"
 
 	"github.com/bodgit/sevenzip"
@@ -66,7 +67,7 @@ func (x *extractor) sevenZip(data []byte) {
 		}
 	}
 	for i, f := range zr.File {
-		if !f.Mode().IsRegular() {
+		if f.Mode().IsDir() || f.Mode()&fs.ModeSymlink != 0 {
 			continue
 		}
 		if !x.admit(f.Name) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -89,9 +90,11 @@ func (x *extractor) zip(data []byte) {
 		}
 	}()
 	for _, f := range zr.File {
-		if strings.HasSuffix(f.Name, "/") || !f.Mode().IsRegular() {
+		if strings.HasSuffix(f.Name, "/") || f.Mode().IsDir() || f.Mode()&fs.ModeSymlink != 0 {
 			continue // directories, symbolic links: nothing to extract
 		}
+		// Anything else holds content, whatever mode it records: Info-ZIP
+		// stores the mode of its input, a named pipe for `zip - -`.
 		name := zipName(f)
 		if !x.admit(name) {
 			return
