@@ -1,5 +1,5 @@
 // Package decompress is stoq's archive worker: it takes zip, tar, gzip,
-// bzip2, xz, zstd, 7z, RAR and CAB payloads apart and returns every member
+// bzip2, xz, zstd, 7z, RAR, CAB (and more through 7z) payloads apart and returns every member
 // as an extracted payload, as stoQ's decompress plugin does, but in memory,
 // in Go, and within limits that make an archive bomb cost a bounded amount
 // of time and memory.
@@ -10,8 +10,9 @@
 // with data in front of it, by its directory at the end), so no mimetype
 // worker is needed. zip (stored, deflate, bzip2, lzma, zstd, xz; ZipCrypto
 // and WinZip AES), tar, gzip, bzip2, xz, zstd, 7z and RAR are read by Go
-// libraries; CAB, which no Go library on the module proxy reads, goes to
-// the 7z program when one is installed (option fallback_7z). A gzip, bzip2,
+// libraries; CAB, ar, cpio, RPM, ISO, ARJ and LZH, which no Go library on
+// the module proxy reads, and zip members compressed with Deflate64 or
+// PPMd, go to the 7z program when one is installed (option fallback_7z). A gzip, bzip2,
 // xz or zstd stream holding a tar is read as that tar (archive_type "tar",
 // and "compression" names the stream format), member by member in one
 // pass; any other stream is one member.
