@@ -301,7 +301,7 @@ func (p *Plugin) resendLoop() {
 				}
 			}
 		}
-		p.resendSpool(p.resendCtx)
+		p.resendSpool(p.resendCtx, false)
 		timer.Reset(p.opts.spoolInterval)
 	}
 }
@@ -309,22 +309,24 @@ func (p *Plugin) resendLoop() {
 // resendSpool sends the spooled documents through the indexer, in batches
 // of about flush_bytes, and stops at the first batch that fails: the
 // cluster is not ready yet. When the cluster is marked down it is first
-// asked for its info.
-func (p *Plugin) resendSpool(ctx context.Context) {
+// asked for its info. It returns how many documents it handed to the
+// indexer. atClose is Close's own pass, made after Save was closed: the
+// documents are queued although the connector no longer takes new ones.
+func (p *Plugin) resendSpool(ctx context.Context, atClose bool) (queued int) {
 	if p.isDown() {
 		probeCtx, cancel := context.WithTimeout(ctx, p.opts.timeout)
 		err := p.HealthCheck(probeCtx)
 		cancel()
 		if err != nil {
 			p.log.Debug("Elasticsearch still unreachable", "error", err)
-			return
+			return 0
 		}
 		p.markUp()
 	}
 	files, err := p.spool.list()
 	if err != nil {
 		p.log.Error("cannot list the spool folder", "spool_dir", p.opts.spoolDir, "error", err)
-		return
+		return 0
 	}
 	round := &resendRound{}
 	batch := 0
@@ -337,7 +339,7 @@ func (p *Plugin) resendSpool(ctx context.Context) {
 	}
 	for _, path := range files {
 		if ctx.Err() != nil {
-			return
+			return queued
 		}
 		if !p.inFlight.claimFile(path) {
 			continue // still on its way from the previous round
@@ -351,23 +353,26 @@ func (p *Plugin) resendSpool(ctx context.Context) {
 			continue
 		}
 		d.round = round
-		if !p.resubmit(ctx, d) {
-			return
+		if !p.resubmit(ctx, d, atClose) {
+			return queued
 		}
+		queued++
 		if batch += len(d.body); batch >= p.opts.flushBytes && !flush() {
-			return
+			return queued
 		}
 	}
 	if batch > 0 {
 		flush()
 	}
+	return queued
 }
 
-// resubmit queues a spooled document; false when the connector is closing.
-func (p *Plugin) resubmit(ctx context.Context, d *document) bool {
+// resubmit queues a spooled document; false when the connector is closing
+// (unless this is Close's own pass) or the indexer refuses it.
+func (p *Plugin) resubmit(ctx context.Context, d *document, atClose bool) bool {
 	p.life.RLock()
 	defer p.life.RUnlock()
-	if p.closed {
+	if p.closed && !atClose {
 		p.inFlight.releaseFile(d.spoolFile)
 		return false
 	}

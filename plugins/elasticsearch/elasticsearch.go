@@ -434,15 +434,17 @@ func (p *Plugin) close() error {
 	p.stopResend()
 	<-p.resendDone
 
-	// Flush until no document waits for a retry: each flush may refuse
-	// some with 429 or 5xx, queued again after their backoff.
-	for closeCtx.Err() == nil {
-		before := p.readded.Load()
-		if err := p.indexer.Flush(closeCtx); err != nil {
-			break
-		}
-		if !p.waitRetries(closeCtx) || p.readded.Load() == before {
-			break
+	downBefore := p.isDown()
+	p.flushUntilNoRetry(closeCtx)
+	// What waits in the spool (left by an earlier run, or spooled by this
+	// one while the cluster was down) is re-sent now, within what is left
+	// of es_timeout: a short run, a single `stoq scan`, would otherwise end
+	// before the background re-sender got to it. A cluster that failed the
+	// flush just now is not asked again; one marked down earlier is asked
+	// once whether it is back.
+	if closeCtx.Err() == nil && (downBefore || !p.isDown()) {
+		if n := p.resendSpool(closeCtx, true); n > 0 {
+			p.log.Debug("re-sent spooled documents at close", "count", n)
 		}
 	}
 	// From now on failures are spooled at once; retries still waiting (the
@@ -483,6 +485,21 @@ func (p *Plugin) close() error {
 		"spooled", p.stats.spooled.Load(), "rejected", p.stats.rejected.Load(),
 		"requeued", p.stats.requeued.Load(), "spool_waiting", waiting)
 	return errors.Join(errs...)
+}
+
+// flushUntilNoRetry flushes the indexer until no document waits for a
+// retry: each flush may refuse some with 429 or 5xx, queued again after
+// their backoff.
+func (p *Plugin) flushUntilNoRetry(ctx context.Context) {
+	for ctx.Err() == nil {
+		before := p.readded.Load()
+		if err := p.indexer.Flush(ctx); err != nil {
+			return
+		}
+		if !p.waitRetries(ctx) || p.readded.Load() == before {
+			return
+		}
+	}
 }
 
 var (

@@ -365,8 +365,9 @@ func TestItemRefusals(t *testing.T) {
 		{"503 twice is retried", 503, "unavailable_shards_exception", 2, true, false, false, 3},
 		{"400 is rejected for good", 400, "mapper_parsing_exception", 99, false, false, true, 1},
 		{"413 is rejected for good", 413, "request_entity_too_large", 99, false, false, true, 1},
-		{"403 waits in the spool", 403, "cluster_block_exception", 99, false, true, false, 1},
-		{"404 waits in the spool", 404, "index_not_found_exception", 99, false, true, false, 1},
+		// Sent, spooled, and sent once more by Close's pass over the spool.
+		{"403 waits in the spool", 403, "cluster_block_exception", 99, false, true, false, 2},
+		{"404 waits in the spool", 404, "index_not_found_exception", 99, false, true, false, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			es := newFakeES(t)
@@ -424,8 +425,8 @@ func TestItemRetriesExhaustedGoToTheSpool(t *testing.T) {
 	waitFor(t, "three attempts", func() bool { return es.attemptsOf("stoq-2026-11", target.ScanID) >= 3 })
 	waitFor(t, "the spool file", func() bool { n, _ := p.spool.counts(); return n == 1 })
 	mustClose(t, p)
-	if got := es.attemptsOf("stoq-2026-11", target.ScanID); got != 3 {
-		t.Errorf("sent %d times, want 3 (1 + es_max_retries)", got)
+	if got := es.attemptsOf("stoq-2026-11", target.ScanID); got != 4 {
+		t.Errorf("sent %d times, want 4 (1 + es_max_retries, then Close's pass over the spool)", got)
 	}
 	files := spoolFiles(t, p.spool.dir)
 	if len(files) != 1 {

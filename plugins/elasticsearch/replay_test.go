@@ -128,3 +128,58 @@ func TestScanReplaysTheSpool(t *testing.T) {
 		t.Errorf("%d rejected", n)
 	}
 }
+
+// TestCloseDeliversWhatThisRunSpooled: the cluster is down while the run
+// saves (Save spools directly) and back when it ends: Close delivers.
+func TestCloseDeliversWhatThisRunSpooled(t *testing.T) {
+	es := newFakeES(t)
+	es.set(func(f *fakeES) { f.down = true })
+	p := newPlugin(t, es.URL(), map[string]string{"es_max_retries": "1"})
+	if err := p.HealthCheck(context.Background()); err == nil {
+		t.Fatal("HealthCheck succeeded while down")
+	}
+	if !p.isDown() {
+		t.Fatal("cluster not marked down")
+	}
+	resps := []*core.StoqResponse{hashResponse(), hashResponse()}
+	mustSave(t, p, resps...)
+	if n, _ := p.spool.counts(); n != 2 {
+		t.Fatalf("%d spooled while down, want 2", n)
+	}
+	es.set(func(f *fakeES) { f.down = false })
+	mustClose(t, p)
+	ids := []string{resps[0].ScanID, resps[1].ScanID}
+	checkResent(t, es, p.spool.dir, ids)
+}
+
+// TestCloseWithTheClusterStillDownKeepsTheSpool: Close asks once, finds the
+// cluster still down, and leaves every file where it is.
+func TestCloseWithTheClusterStillDownKeepsTheSpool(t *testing.T) {
+	es := newFakeES(t)
+	es.set(func(f *fakeES) { f.down = true })
+	dir := t.TempDir()
+	fillSpool(t, dir, 20)
+	p := newPlugin(t, es.URL(), map[string]string{"spool_dir": dir, "es_max_retries": "0"})
+	mustSave(t, p, hashResponse())
+	mustClose(t, p)
+	if n := len(spoolFiles(t, dir)); n != 21 {
+		t.Fatalf("%d spool files, want 21", n)
+	}
+	if es.docCount() != 0 {
+		t.Fatal("documents stored while down")
+	}
+}
+
+// TestCloseReplayStopsAtTheTimeout: a cluster that takes documents and never
+// answers holds Close for es_timeout, not longer; the files stay.
+func TestCloseReplayStopsAtTheTimeout(t *testing.T) {
+	es := newFakeES(t)
+	es.set(func(f *fakeES) { f.hang = true })
+	dir := t.TempDir()
+	fillSpool(t, dir, 20)
+	p := newPlugin(t, es.URL(), map[string]string{"spool_dir": dir, "es_timeout": "0.3"})
+	mustClose(t, p)
+	if n := len(spoolFiles(t, dir)); n != 20 {
+		t.Fatalf("%d spool files, want 20", n)
+	}
+}
