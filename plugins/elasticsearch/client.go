@@ -32,7 +32,7 @@ func newClient(o *options, retryOnError func(*http.Request, error) bool) (*elast
 		Username:      o.username,
 		Password:      o.password,
 		APIKey:        o.apiKey,
-		Transport:     transport,
+		Transport:     recordingTransport{transport},
 		RetryOnStatus: retryStatuses,
 		MaxRetries:    o.maxRetries,
 		DisableRetry:  !o.retry || o.maxRetries == 0,

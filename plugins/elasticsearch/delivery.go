@@ -3,9 +3,11 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,13 +63,18 @@ func (p *Plugin) failed(d *document, res esutil.BulkIndexerResponseItem, err err
 	case err != nil:
 		// The whole bulk request failed after the client's retries (or
 		// was abandoned at Close's deadline).
-		reason := err.Error()
-		if p.flushCtx.Err() == nil {
-			p.markDown(err)
-		} else {
-			reason = "no answer within es_timeout when the connector closed (" + reason + ")"
+		ce := p.flushFailure(err)
+		switch {
+		case p.flushCtx.Err() != nil:
+			p.giveUp(d, "no answer within es_timeout when the connector closed ("+err.Error()+")")
+		case ce.kind == statusFailure && ce.status == http.StatusRequestEntityTooLarge:
+			// A document larger than the cluster's http.max_content_length
+			// is sent alone (it is over flush_bytes): it is at fault.
+			p.reject(d, ce.Error())
+		default:
+			p.markDown(ce)
+			p.giveUp(d, ce.Error())
 		}
-		p.giveUp(d, reason)
 	case retryable(res.Status):
 		reason := itemError(res)
 		d.attempts++
@@ -216,19 +223,103 @@ func closedChan() chan struct{} {
 	return c
 }
 
+// flushFailure describes the error of a whole bulk request: the status
+// and reason of the cluster's answer (noted by OnError from the request's
+// exchange), or the network or TLS error.
+func (p *Plugin) flushFailure(err error) *clusterError {
+	if ce, ok := p.flushFailures.Load(err); ok {
+		return ce.(*clusterError)
+	}
+	var ce *clusterError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		err = inner
+	}
+	return p.networkFailure("", err)
+}
+
+// noteFlushError is the bulk indexer's OnError hook, called with the
+// flush's context before the failure is reported item by item: it keeps
+// the description of err for flushFailure until the flush ends.
+func (p *Plugin) noteFlushError(ctx context.Context, err error) {
+	x := exchangeOf(ctx)
+	if x == nil || err == nil || !reflect.TypeOf(err).Comparable() {
+		p.log.Debug("bulk indexer", "error", err)
+		return
+	}
+	host, status, reason := x.snapshot()
+	var ce *clusterError
+	if status >= 300 {
+		ce = p.statusFailure(host, status, reason)
+	} else {
+		inner := err
+		if u := errors.Unwrap(err); u != nil {
+			inner = u
+		}
+		ce = p.networkFailure(host, inner)
+	}
+	p.flushFailures.Store(err, ce)
+	x.mu.Lock()
+	x.flushErrs = append(x.flushErrs, err)
+	x.mu.Unlock()
+	p.log.Debug("bulk request failed", "error", ce.Error())
+}
+
+// flushStart gives every bulk request the connector's flush context and an
+// exchange to record its answer in.
+func (p *Plugin) flushStart(context.Context) context.Context {
+	ctx, _ := withExchange(p.flushCtx)
+	return ctx
+}
+
+// flushEnd forgets what noteFlushError kept for this flush.
+func (p *Plugin) flushEnd(ctx context.Context) {
+	x := exchangeOf(ctx)
+	if x == nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, err := range x.flushErrs {
+		p.flushFailures.Delete(err)
+	}
+	x.flushErrs = nil
+}
+
 // retryOnError is the client's hook for network errors: the cluster is
 // marked down (Save spools from then on) and the request retried, unless
-// it was cancelled or the connector is closing.
+// it was cancelled, the connector is closing, or the TLS handshake failed
+// (a certificate does not become trusted a second later).
 func (p *Plugin) retryOnError(req *http.Request, err error) bool {
 	if req.Context().Err() != nil {
 		return false
 	}
-	p.markDown(err)
-	if req.Context().Value(noRetryKey{}) != nil {
+	ce := p.networkFailure(req.URL.Host, err)
+	p.markDown(ce)
+	if ce.kind == tlsFailure || req.Context().Value(noRetryKey{}) != nil {
 		return false
 	}
 	// Closing: spool rather than wait on a cluster that cannot be reached.
 	return !p.stopping.Load()
+}
+
+// probe asks the cluster for its info, once. Any answer but 401 and 5xx
+// counts as reachable: a user allowed to write documents but not to read
+// cluster information gets 403 here, and may still save results.
+func (p *Plugin) probe(ctx context.Context) *clusterError {
+	ctx, x := withExchange(context.WithValue(ctx, noRetryKey{}, true))
+	res, err := p.client.Info(p.client.Info.WithContext(ctx))
+	if err != nil {
+		host, _, _ := x.snapshot()
+		return p.networkFailure(host, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() && res.StatusCode != http.StatusForbidden {
+		return p.answerFailure(x, res)
+	}
+	return nil
 }
 
 // noRetryKey marks the context of a request whose network errors are not
@@ -237,15 +328,25 @@ type noRetryKey struct{}
 
 func (p *Plugin) isDown() bool { return p.down.Load() }
 
+// downReason says why documents are spooled while the cluster is down.
+func (p *Plugin) downReason() string {
+	if ce := p.downCause.Load(); ce != nil {
+		return ce.Error()
+	}
+	return "Elasticsearch could not take documents"
+}
+
 func (p *Plugin) currentUpCtx() context.Context {
 	p.downMu.Lock()
 	defer p.downMu.Unlock()
 	return p.upCtx
 }
 
-// markDown notes that the cluster cannot be reached: Saves waiting for room
-// in the queue stop waiting and spool, and later Saves spool directly.
-func (p *Plugin) markDown(err error) {
+// markDown notes that the cluster cannot take documents (unreachable, TLS
+// failing, refusing the credentials or the requests): Saves waiting for
+// room in the queue stop waiting and spool, and later Saves spool directly
+// until the re-sender's probe or a success clears it.
+func (p *Plugin) markDown(ce *clusterError) {
 	if p.down.Load() {
 		return
 	}
@@ -254,10 +355,25 @@ func (p *Plugin) markDown(err error) {
 	if p.down.Load() {
 		return
 	}
+	p.downCause.Store(ce)
 	p.down.Store(true)
 	p.upCancel()
-	p.log.Warn("Elasticsearch unreachable: spooling results until it answers",
-		"error", err, "spool_dir", p.opts.spoolDir)
+	level, msg := slog.LevelError, ""
+	switch ce.kind {
+	case unreachable:
+		level, msg = slog.LevelWarn, "Elasticsearch unreachable: spooling results until it answers"
+	case tlsFailure:
+		msg = "TLS connection to Elasticsearch failed: spooling results until it succeeds"
+	case credentialsRefused:
+		msg = "Elasticsearch refused the connector's credentials: spooling results until it accepts them"
+	case requestRefused:
+		msg = "Elasticsearch refused the connector's request: spooling results until it is allowed"
+	case notElasticsearch:
+		msg = "the server is not Elasticsearch: spooling results"
+	default:
+		level, msg = slog.LevelWarn, "Elasticsearch is failing: spooling results until it recovers"
+	}
+	p.log.Log(context.Background(), level, msg, "error", ce.Error(), "spool_dir", p.opts.spoolDir)
 }
 
 // markUp notes that the cluster answered, and wakes the re-sender.
@@ -315,13 +431,17 @@ func (p *Plugin) resendLoop() {
 func (p *Plugin) resendSpool(ctx context.Context, atClose bool) (queued int) {
 	if p.isDown() {
 		probeCtx, cancel := context.WithTimeout(ctx, p.opts.timeout)
-		err := p.HealthCheck(probeCtx)
+		ce := p.probe(probeCtx)
 		cancel()
-		if err != nil {
-			p.log.Debug("Elasticsearch still unreachable", "error", err)
+		if ce != nil {
+			p.log.Debug("Elasticsearch still cannot take documents", "error", ce.Error())
 			return 0
 		}
 		p.markUp()
+	}
+	if err := p.ensureTemplate(ctx); err != nil {
+		p.log.Debug("spooled documents wait for the index template", "error", err)
+		return 0
 	}
 	files, err := p.spool.list()
 	if err != nil {

@@ -81,22 +81,23 @@ func init() { core.Register("elasticsearch", manifest, New) }
 
 // options are the plugin's settings, read once by New.
 type options struct {
-	hosts         []string
-	username      string
-	password      string
-	apiKey        string
-	caCert        string
-	index         string
-	indexByMonth  bool
-	timeout       time.Duration
-	maxRetries    int
-	retry         bool
-	retryBackoff  time.Duration
-	split         bool
-	spoolDir      string
-	spoolInterval time.Duration
-	flushInterval time.Duration
-	flushBytes    int
+	hosts          []string
+	username       string
+	password       string
+	apiKey         string
+	caCert         string
+	index          string
+	indexByMonth   bool
+	manageTemplate bool
+	timeout        time.Duration
+	maxRetries     int
+	retry          bool
+	retryBackoff   time.Duration
+	split          bool
+	spoolDir       string
+	spoolInterval  time.Duration
+	flushInterval  time.Duration
+	flushBytes     int
 }
 
 // maxBackoff caps the exponential backoff between two attempts.
@@ -119,6 +120,9 @@ func readOptions(cfg *core.Config) (*options, error) {
 		return nil, err
 	}
 	if o.split, err = cfg.Bool("split", false); err != nil {
+		return nil, err
+	}
+	if o.manageTemplate, err = cfg.Bool("manage_template", true); err != nil {
 		return nil, err
 	}
 	if o.retry, err = cfg.Bool("es_retry", true); err != nil {
@@ -216,6 +220,10 @@ type Plugin struct {
 	indexer  esutil.BulkIndexer
 	spool    *spool
 	inFlight *tracker
+	template templateGate
+	// flushFailures describes, by error value, the whole bulk requests
+	// failing right now (see noteFlushError).
+	flushFailures sync.Map
 
 	// life guards closed: Save and the re-sender add to the indexer under
 	// its read lock, Close sets closed under its write lock.
@@ -233,10 +241,11 @@ type Plugin struct {
 
 	// down is set when the cluster cannot be reached: Save then spools
 	// directly until the re-sender's probe or a success clears it.
-	downMu   sync.Mutex
-	down     atomic.Bool
-	upCtx    context.Context // cancelled when the cluster goes down
-	upCancel context.CancelFunc
+	downMu    sync.Mutex
+	down      atomic.Bool
+	downCause atomic.Pointer[clusterError]
+	upCtx     context.Context // cancelled when the cluster goes down
+	upCancel  context.CancelFunc
 
 	// flushCtx is the context of every bulk request; Close cancels it when
 	// es_timeout has passed, so that the last requests give up.
@@ -260,9 +269,11 @@ type stats struct {
 
 // New builds the connector: it checks the options, reads the CA
 // certificate, prepares the spool folder (re-sending what an earlier run
-// left in it, in the background) and starts the bulk indexer. It does not
-// contact the cluster: a cluster that is down at start only means that
-// results are spooled.
+// left in it, in the background), starts the bulk indexer and, with
+// manage_template, installs the index template. A cluster that is down at
+// start only means that results are spooled (the template is installed
+// before the first document is sent); a cluster that refuses the
+// credentials (401) stops New with an error naming the user.
 func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	o, err := readOptions(cfg)
 	if err != nil {
@@ -296,15 +307,21 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		FlushInterval: o.flushInterval,
 		// Only what the callbacks read: a smaller answer to decode.
 		FilterPath:   []string{"errors", "items.*.status", "items.*.error"},
-		OnFlushStart: func(context.Context) context.Context { return p.flushCtx },
-		OnError: func(_ context.Context, err error) {
-			p.log.Debug("bulk indexer", "error", err)
-		},
+		OnFlushStart: p.flushStart,
+		OnFlushEnd:   p.flushEnd,
+		OnError:      p.noteFlushError,
 	})
 	if err != nil {
 		cancelAll()
 		_ = p.client.Close(context.Background())
 		return nil, fmt.Errorf("plugin %s: bulk indexer: %w", cfg.Name(), err)
+	}
+
+	if err := p.startTemplate(); err != nil {
+		cancelAll()
+		_ = p.indexer.Close(context.Background())
+		_ = p.client.Close(context.Background())
+		return nil, fmt.Errorf("plugin %s: %w", cfg.Name(), err)
 	}
 
 	waiting, rejected := sp.counts()
@@ -319,6 +336,25 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	}
 	go p.resendLoop()
 	return p, nil
+}
+
+// startTemplate settles the index template at start. Only refused
+// credentials are an error: the run cannot save anything, and saying so
+// now beats spooling every result.
+func (p *Plugin) startTemplate() error {
+	if !p.opts.manageTemplate {
+		p.template.settled = true
+		return nil
+	}
+	err := p.ensureTemplate(context.Background())
+	var ce *clusterError
+	if errors.As(err, &ce) && ce.kind == credentialsRefused {
+		return ce
+	}
+	if err != nil {
+		p.log.Debug("index template not installed at start; it will be before the first document is sent", "error", err)
+	}
+	return nil
 }
 
 func redactedHosts(hosts []string) []string {
@@ -352,8 +388,14 @@ func (p *Plugin) Save(ctx context.Context, response *core.StoqResponse) error {
 	return errors.Join(errs...)
 }
 
-// submit queues one document, or spools it.
+// submit queues one document, or spools it. No document is queued before
+// the index template is settled, so that no index is created without it.
 func (p *Plugin) submit(ctx context.Context, d *document) error {
+	if !p.template.isSettled() && !p.isDown() && !p.isClosed() {
+		if err := p.ensureTemplate(ctx); err != nil {
+			return p.spoolNow(d, err.Error())
+		}
+	}
 	p.life.RLock()
 	if p.closed {
 		p.life.RUnlock()
@@ -361,7 +403,11 @@ func (p *Plugin) submit(ctx context.Context, d *document) error {
 	}
 	if p.isDown() {
 		p.life.RUnlock()
-		return p.spoolNow(d, "Elasticsearch unreachable when the scan was saved")
+		return p.spoolNow(d, p.downReason())
+	}
+	if !p.template.isSettled() {
+		p.life.RUnlock()
+		return p.spoolNow(d, "the index template is not installed yet")
 	}
 	// Stop waiting for room in the queue when the cluster goes down.
 	addCtx, cancel := context.WithCancel(ctx)
@@ -377,7 +423,7 @@ func (p *Plugin) submit(ctx context.Context, d *document) error {
 	p.inFlight.remove(d)
 	reason := "the bulk indexer's queue stayed full: " + err.Error()
 	if p.isDown() {
-		reason = "Elasticsearch unreachable when the scan was saved"
+		reason = p.downReason()
 	}
 	return p.spoolNow(d, reason)
 }
@@ -393,19 +439,22 @@ func (p *Plugin) spoolNow(d *document, reason string) error {
 	return nil
 }
 
-// HealthCheck asks the cluster for its info, once: a network error is not
-// retried.
+// HealthCheck asks the cluster for its info, once (a network error is not
+// retried). The error says what failed: the network, TLS, the credentials
+// (naming the user, never the password) or the cluster's answer. A 403
+// (a user who may write documents but not read cluster information) is
+// healthy.
 func (p *Plugin) HealthCheck(ctx context.Context) error {
-	ctx = context.WithValue(ctx, noRetryKey{}, true)
-	res, err := p.client.Info(p.client.Info.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("elasticsearch %s: %w", strings.Join(redactedHosts(p.opts.hosts), ","), err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return fmt.Errorf("elasticsearch %s: %s", strings.Join(redactedHosts(p.opts.hosts), ","), res.Status())
+	if ce := p.probe(ctx); ce != nil {
+		return ce
 	}
 	return nil
+}
+
+func (p *Plugin) isClosed() bool {
+	p.life.RLock()
+	defer p.life.RUnlock()
+	return p.closed
 }
 
 // Close stops accepting documents, stops the re-sender, sends what waits in

@@ -16,9 +16,12 @@ import (
 
 // fakeES is an in-process Elasticsearch speaking the part of the API the
 // client and its bulk indexer use: the product header on every answer,
-// GET / (cluster info) and POST /_bulk, whose NDJSON body it parses and
-// answers item by item. Tests script whole-request failures, per-item
-// refusals and outages, and read what was received.
+// GET / (cluster info), POST /_bulk, whose NDJSON body it parses and
+// answers item by item, index templates, mappings and search. Every
+// document goes through the mapping rules of fakemapping_test.go (an index
+// is created from the matching template by its first document) and can be
+// searched (fakesearch_test.go). Tests script whole-request failures,
+// per-item refusals, outages, authentication, and read what was received.
 type fakeES struct {
 	t   testing.TB
 	srv *httptest.Server
@@ -35,6 +38,21 @@ type fakeES struct {
 	noProduct  bool // answer without X-Elastic-Product
 	hang       bool // never answer a bulk request
 	received   chan bulkItem
+
+	// The mapping side: indices by name, templates by name, and the error
+	// type of a document the mapping refuses.
+	indices        map[string]*mIndex
+	templates      map[string]*mTemplate
+	parseErrorType string
+	noTemplateAPI  bool     // answer _index_template as a server without it
+	templateCalls  []string // "GET name", "PUT name?create=true"…
+
+	// users, when set, are the only basic credentials accepted (user →
+	// password); apiKeys the accepted API keys. forbid names the action a
+	// request is refused (403), "" to allow it.
+	users   map[string]string
+	apiKeys map[string]string // encoded key → its user
+	forbid  func(r *http.Request, user string) string
 	// counting only: benchmarks skip recording documents.
 	countOnly bool
 	count     int
@@ -59,7 +77,8 @@ func newFakeES(t testing.TB) *fakeES {
 
 func newFakeESHandler(t testing.TB) *fakeES {
 	return &fakeES{t: t, docs: map[string]json.RawMessage{}, attempts: map[string]int{},
-		received: make(chan bulkItem, 1024)}
+		received: make(chan bulkItem, 1024), indices: map[string]*mIndex{}, templates: map[string]*mTemplate{},
+		parseErrorType: "document_parsing_exception"}
 }
 
 func (f *fakeES) URL() string { return f.srv.URL }
@@ -92,7 +111,16 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if !f.authorize(w, r) {
+		return
+	}
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/_index_template/"):
+		f.templateAPI(w, r, strings.TrimPrefix(r.URL.Path, "/_index_template/"))
+	case strings.HasSuffix(r.URL.Path, "/_search") && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		f.searchAPI(w, r, strings.Trim(strings.TrimSuffix(r.URL.Path, "_search"), "/"))
+	case strings.HasSuffix(r.URL.Path, "/_mapping") && r.Method == http.MethodGet:
+		f.mappingAPI(w, strings.Trim(strings.TrimSuffix(r.URL.Path, "_mapping"), "/"))
 	case r.Method == http.MethodGet && r.URL.Path == "/":
 		fmt.Fprint(w, `{"name":"fake","cluster_name":"stoq-test","cluster_uuid":"x","version":{"number":"8.19.7","build_flavor":"default","lucene_version":"9.12.0","minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
 	case r.Method == http.MethodHead && r.URL.Path == "/":
@@ -135,6 +163,7 @@ func (f *fakeES) documentAPI(w http.ResponseWriter, r *http.Request) {
 				delete(f.docs, k)
 			}
 		}
+		delete(f.indices, parts[0])
 		fmt.Fprint(w, `{"acknowledged":true}`)
 	default:
 		w.WriteHeader(http.StatusNotFound)
@@ -188,6 +217,7 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	for _, it := range items {
 		status, errType, reason := 201, "", ""
+		var cause *mappingError
 		if f.countOnly {
 			f.count++
 		} else {
@@ -202,6 +232,8 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 				if _, exists := f.docs[it.key()]; exists && it.Action == "create" {
 					status, errType, reason = 409, "version_conflict_engine_exception",
 						fmt.Sprintf("[%s]: version conflict, document already exists (current version [1])", it.ID)
+				} else if merr := indexDocument(f.index(it.Index), it.ID, it.Source, f.parseErrorType); merr != nil {
+					status, errType, reason, cause = 400, merr.Type, merr.Reason, merr.Cause
 				} else {
 					f.docs[it.key()] = it.Source
 				}
@@ -214,15 +246,15 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 				res = fmt.Sprintf(`{%q:{"status":201}}`, it.Action)
 			} else {
 				hasErrors = true
-				res = fmt.Sprintf(`{%q:{"status":%d,"error":{"type":%q,"reason":%q}}}`, it.Action, status, errType, reason)
+				res = fmt.Sprintf(`{%q:{"status":%d,"error":%s}}`, it.Action, status, errorJSON(errType, reason, cause))
 			}
 		} else if status <= 201 {
 			res = fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":201}}`,
 				it.Action, it.Index, it.ID)
 		} else {
 			hasErrors = true
-			res = fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"status":%d,"error":{"type":%q,"reason":%q}}}`,
-				it.Action, it.Index, it.ID, status, errType, reason)
+			res = fmt.Sprintf(`{%q:{"_index":%q,"_id":%q,"status":%d,"error":%s}}`,
+				it.Action, it.Index, it.ID, status, errorJSON(errType, reason, cause))
 		}
 		results = append(results, res)
 	}
@@ -319,4 +351,210 @@ func (f *fakeES) authHeaders() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.auth...)
+}
+
+// errorJSON is an Elasticsearch error object, with its cause.
+func errorJSON(errType, reason string, cause *mappingError) string {
+	e := map[string]any{"type": errType, "reason": reason}
+	if cause != nil {
+		e["caused_by"] = map[string]any{"type": cause.Type, "reason": cause.Reason}
+	}
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+// index returns the named index, creating it from the matching template of
+// highest priority, as a first document does. Called with f.mu held.
+func (f *fakeES) index(name string) *mIndex {
+	if idx, ok := f.indices[name]; ok {
+		return idx
+	}
+	idx := newMIndex(name)
+	var best *mTemplate
+	for _, t := range f.templates {
+		for _, p := range t.Patterns {
+			if globMatch(p, name) && (best == nil || t.Priority > best.Priority) {
+				best = t
+			}
+		}
+	}
+	if best != nil {
+		idx = &mIndex{Name: name, Template: best.Name, Root: best.index.Root.clone(), DateDetection: best.index.DateDetection,
+			NumericDetection: best.index.NumericDetection, TotalFieldsLimit: best.index.TotalFieldsLimit, DepthLimit: best.index.DepthLimit}
+	}
+	f.indices[name] = idx
+	return idx
+}
+
+// writeError answers an Elasticsearch error.
+func writeError(w http.ResponseWriter, status int, errType, reason string) {
+	w.WriteHeader(status)
+	e := errorJSON(errType, reason, nil)
+	fmt.Fprintf(w, `{"error":{"root_cause":[%s],"type":%q,"reason":%q},"status":%d}`, e, errType, reason, status)
+}
+
+// templateAPI answers GET, PUT and DELETE /_index_template/NAME.
+func (f *fakeES) templateAPI(w http.ResponseWriter, r *http.Request, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := r.Method + " " + name
+	if r.URL.RawQuery != "" {
+		call += "?" + r.URL.RawQuery
+	}
+	f.templateCalls = append(f.templateCalls, call)
+	if f.noTemplateAPI {
+		writeError(w, http.StatusBadRequest, "illegal_argument_exception", "no handler found for uri [/_index_template/"+name+"] and method ["+r.Method+"]")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		t, ok := f.templates[name]
+		if !ok {
+			writeError(w, http.StatusNotFound, "resource_not_found_exception", "index template matching ["+name+"] not found")
+			return
+		}
+		fmt.Fprintf(w, `{"index_templates":[{"name":%q,"index_template":%s}]}`, name, t.Raw)
+	case http.MethodPut, http.MethodPost:
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "parse_exception", err.Error())
+			return
+		}
+		t, merr := parseTemplate(name, body)
+		if merr != nil {
+			writeError(w, http.StatusBadRequest, merr.Type, merr.Reason)
+			return
+		}
+		if _, exists := f.templates[name]; exists && r.URL.Query().Get("create") == "true" {
+			writeError(w, http.StatusBadRequest, "illegal_argument_exception", "index template ["+name+"] already exists")
+			return
+		}
+		for other, ot := range f.templates {
+			if other == name || ot.Priority != t.Priority {
+				continue
+			}
+			for _, a := range t.Patterns {
+				for _, b := range ot.Patterns {
+					if globsOverlap(a, b) {
+						writeError(w, http.StatusBadRequest, "illegal_argument_exception", fmt.Sprintf(
+							"index template [%s] has index patterns %v matching patterns from existing templates [%s] with patterns (%s => %v) that have the same priority [%d], multiple index templates may not match during index creation, please use a different priority",
+							name, t.Patterns, other, other, ot.Patterns, t.Priority))
+						return
+					}
+				}
+			}
+		}
+		f.templates[name] = t
+		fmt.Fprint(w, `{"acknowledged":true}`)
+	case http.MethodDelete:
+		if _, ok := f.templates[name]; !ok {
+			writeError(w, http.StatusNotFound, "resource_not_found_exception", "index_template ["+name+"] missing")
+			return
+		}
+		delete(f.templates, name)
+		fmt.Fprint(w, `{"acknowledged":true}`)
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "fake_not_implemented", r.Method)
+	}
+}
+
+// mappingAPI answers GET /INDEX/_mapping.
+func (f *fakeES) mappingAPI(w http.ResponseWriter, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	idx, ok := f.indices[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, "index_not_found_exception", "no such index ["+name+"]")
+		return
+	}
+	b, _ := json.Marshal(map[string]any{name: map[string]any{"mappings": idx.Root}})
+	w.Write(b)
+}
+
+// searchAPI answers GET or POST /INDEX/_search.
+func (f *fakeES) searchAPI(w http.ResponseWriter, r *http.Request, target string) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "parse_exception", err.Error())
+		return
+	}
+	if target == "" {
+		target = "_all"
+	}
+	hits, total, err := f.search(target, body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "search_phase_execution_exception", err.Error())
+		return
+	}
+	if hits == nil {
+		hits = []searchHit{}
+	}
+	out, _ := json.Marshal(map[string]any{"took": 1, "timed_out": false,
+		"hits": map[string]any{"total": map[string]any{"value": total, "relation": "eq"}, "hits": hits}})
+	w.Write(out)
+}
+
+// authorize checks a request's credentials against users and apiKeys, and
+// forbid; it answers 401 or 403 itself and returns false then.
+func (f *fakeES) authorize(w http.ResponseWriter, r *http.Request) bool {
+	f.mu.Lock()
+	users, keys, forbid := f.users, f.apiKeys, f.forbid
+	f.mu.Unlock()
+	if users == nil && keys == nil {
+		return true
+	}
+	user := ""
+	auth := r.Header.Get("Authorization")
+	switch {
+	case strings.HasPrefix(auth, "APIKey "), strings.HasPrefix(auth, "ApiKey "):
+		u, ok := keys[auth[len("APIKey "):]]
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `ApiKey`)
+			writeError(w, http.StatusUnauthorized, "security_exception", "unable to authenticate with provided credentials and anonymous access is not allowed for this request")
+			return false
+		}
+		user = u
+	default:
+		u, pw, ok := r.BasicAuth()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="security" charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, "security_exception", "missing authentication credentials for REST request ["+r.URL.Path+"]")
+			return false
+		}
+		if want, known := users[u]; !known || want != pw {
+			w.Header().Set("WWW-Authenticate", `Basic realm="security" charset="UTF-8"`)
+			writeError(w, http.StatusUnauthorized, "security_exception", "unable to authenticate user ["+u+"] for REST request ["+r.URL.Path+"]")
+			return false
+		}
+		user = u
+	}
+	if forbid != nil {
+		if action := forbid(r, user); action != "" {
+			writeError(w, http.StatusForbidden, "security_exception", fmt.Sprintf(
+				"action [%s] is unauthorized for user [%s] with effective roles [stoq_writer], this action is granted by the cluster privileges [manage_index_templates,manage,all]", action, user))
+			return false
+		}
+	}
+	return true
+}
+
+// search runs a query against the fake from a test, answering the hits'
+// index/id keys, sorted.
+func (f *fakeES) find(t testing.TB, target string, query string) []string {
+	t.Helper()
+	hits, _, err := f.search(target, []byte(`{"size":10000,"query":`+query+`}`))
+	if err != nil {
+		t.Fatalf("search %s %s: %v", target, query, err)
+	}
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.Index + "/" + h.ID
+	}
+	return out
+}
+
+func (f *fakeES) templateCallLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.templateCalls...)
 }
