@@ -433,6 +433,9 @@ func (p *Plugin) resendSpool(ctx context.Context, atClose bool) (queued int) {
 		probeCtx, cancel := context.WithTimeout(ctx, p.opts.timeout)
 		ce := p.probe(probeCtx)
 		cancel()
+		if ctx.Err() != nil {
+			return 0 // closing
+		}
 		if ce != nil {
 			p.log.Debug("Elasticsearch still cannot take documents", "error", ce.Error())
 			return 0

@@ -445,6 +445,9 @@ func (p *Plugin) spoolNow(d *document, reason string) error {
 // (a user who may write documents but not read cluster information) is
 // healthy.
 func (p *Plugin) HealthCheck(ctx context.Context) error {
+	if p.finished.Load() {
+		return errClosed
+	}
 	if ce := p.probe(ctx); ce != nil {
 		return ce
 	}

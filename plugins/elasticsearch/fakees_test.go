@@ -46,6 +46,8 @@ type fakeES struct {
 	parseErrorType string
 	noTemplateAPI  bool     // answer _index_template as a server without it
 	templateCalls  []string // "GET name", "PUT name?create=true"…
+	// afterTemplateGet runs (f.mu held) after a GET of a missing template.
+	afterTemplateGet func(f *fakeES)
 
 	// users, when set, are the only basic credentials accepted (user →
 	// password); apiKeys the accepted API keys. forbid names the action a
@@ -411,6 +413,9 @@ func (f *fakeES) templateAPI(w http.ResponseWriter, r *http.Request, name string
 		t, ok := f.templates[name]
 		if !ok {
 			writeError(w, http.StatusNotFound, "resource_not_found_exception", "index template matching ["+name+"] not found")
+			if f.afterTemplateGet != nil {
+				f.afterTemplateGet(f)
+			}
 			return
 		}
 		fmt.Fprintf(w, `{"index_templates":[{"name":%q,"index_template":%s}]}`, name, t.Raw)

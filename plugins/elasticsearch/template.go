@@ -179,8 +179,11 @@ func (p *Plugin) installTemplate(ctx context.Context) error {
 		return err
 	}
 	switch {
-	case found && theirs != nil && *theirs >= templateVersion:
-		p.log.Info("index template left alone: the cluster's version is not lower than the connector's",
+	case found && theirs != nil && *theirs == templateVersion:
+		p.log.Debug("index template up to date", "template", name, "version", templateVersion)
+		return nil
+	case found && theirs != nil && *theirs > templateVersion:
+		p.log.Info("index template left alone: the cluster's version is newer than the connector's",
 			"template", name, "cluster_version", *theirs, "connector_version", templateVersion)
 		return nil
 	case found:
