@@ -99,3 +99,73 @@ func BenchmarkSpoolPut(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }
+
+// BenchmarkSaveCatalogue saves the real catalogue responses of
+// testdata/responses (2 KB to 60 KB of JSON each) through Save.
+func BenchmarkSaveCatalogue(b *testing.B) {
+	resps := committedResponses(b)
+	list := make([]*core.StoqResponse, 0, len(resps))
+	bytes := 0
+	for _, r := range resps {
+		list = append(list, r)
+		bytes += len(marshal(b, r))
+	}
+	i := 0
+	benchSave(b, nil, func() *core.StoqResponse { r := list[i%len(list)]; i++; return r }, 1)
+	b.ReportMetric(float64(bytes)/float64(len(list)), "bytes/doc")
+}
+
+// BenchmarkCloseReplay is a short run finding 1,000 documents in the
+// spool: New, then Close re-sending them all (issue 14's case).
+func BenchmarkCloseReplay(b *testing.B) {
+	es := newFakeES(b)
+	es.set(func(f *fakeES) { f.countOnly = true })
+	const n = 1000
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		fillSpool(b, dir, n)
+		b.StartTimer()
+		p := newQuietPlugin(b, es.URL(), map[string]string{"spool_dir": dir})
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if left, _ := p.spool.counts(); left != 0 {
+			b.Fatalf("%d left in the spool", left)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// BenchmarkNewTemplate is the cost of starting and closing the connector
+// against a cluster: without touching templates, reading the template (up
+// to date), or installing it.
+func BenchmarkNewTemplate(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		install bool
+		opts    map[string]string
+	}{{"manage_template=false", false, map[string]string{"manage_template": "false"}}, {"up to date", false, nil}, {"install", true, nil}} {
+		b.Run(tc.name, func(b *testing.B) {
+			es := newFakeES(b)
+			for i := 0; i < b.N; i++ {
+				if tc.install {
+					es.set(func(f *fakeES) { delete(f.templates, "stoq-stoq") })
+				}
+				p := newQuietPlugin(b, es.URL(), tc.opts)
+				if err := p.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// newQuietPlugin is newPlugin without the test log.
+func newQuietPlugin(b *testing.B, url string, opts map[string]string) *Plugin {
+	p, err := New(stoqtest.Config(b, "elasticsearch", testOptions(b, url, opts)), stoqtest.Discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}

@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stoq-go/stoq/core/v3/engine"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // The errors the connector gives say what happened: which host, which
@@ -62,7 +65,7 @@ func TestWrongPasswordAtStartStopsNew(t *testing.T) {
 	}
 	mustContainAll(t, "the error", err.Error(), "Elasticsearch at "+hostOf(es.URL())+` refused the credentials of user "elastic"`,
 		"401 Unauthorized", "unable to authenticate user [elastic]")
-	mustContainAll(t, "the log", logs.String(), "refused the connector's credentials")
+	mustContainAll(t, "the log", logs.String(), "refused the connector's credentials at start: the connector does not start")
 	if calls := es.templateCallLog(); len(calls) != 0 {
 		t.Errorf("the template calls were answered: %v", calls)
 	}
@@ -250,4 +253,19 @@ func TestUnreachableNamesTheHost(t *testing.T) {
 	if !strings.Contains(logs.String(), "Elasticsearch unreachable: spooling results until it answers") {
 		t.Errorf("log:\n%s", logs.String())
 	}
+}
+
+// TestWrongPasswordStopsTheEngine: the connector's refusal at start fails
+// engine.New, so `stoq scan` and `stoq run` stop with the message (and a
+// non-zero exit) instead of spooling every result.
+func TestWrongPasswordStopsTheEngine(t *testing.T) {
+	es := newFakeES(t)
+	es.set(func(f *fakeES) { f.users = map[string]string{"elastic": "the-right-one"} })
+	_, err := engine.New(engine.WithConnectors("elasticsearch"), engine.WithLogger(stoqtest.Logger(t)),
+		engine.WithPluginOptions(map[string]map[string]string{"elasticsearch": testOptions(t, es.URL(),
+			map[string]string{"es_username": "elastic", "es_password": secret})}))
+	if err == nil {
+		t.Fatal("the engine started")
+	}
+	mustContainAll(t, "the error", err.Error(), `connector "elasticsearch"`, `refused the credentials of user "elastic" (401 Unauthorized`)
 }

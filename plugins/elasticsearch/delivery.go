@@ -358,6 +358,11 @@ func (p *Plugin) markDown(ce *clusterError) {
 	p.downCause.Store(ce)
 	p.down.Store(true)
 	p.upCancel()
+	if !p.started.Load() && ce.kind == credentialsRefused {
+		p.log.Error("Elasticsearch refused the connector's credentials at start: the connector does not start",
+			"error", ce.Error())
+		return
+	}
 	level, msg := slog.LevelError, ""
 	switch ce.kind {
 	case unreachable:

@@ -19,6 +19,20 @@
 // result is saved whole, in the index of whole scans (es_index, with the
 // month when index_by_month), so that its errors are not lost.
 //
+// # Index template
+//
+// With manage_template (the default), New installs the composable index
+// template stoq-<es_index> for the patterns <es_index> and <es_index>-*
+// before any document is sent: stoq's fixed keys mapped field by field,
+// the free-form results of workers, archivers and decorators and the
+// extra_data of payloads and requests each one flattened field (every leaf
+// indexed as a keyword under its dotted path, whatever its type, with no
+// field added per key), values over 8,191 characters kept in _source but
+// not indexed, and every other field not indexed (dynamic false). So no
+// result can conflict with another, grow the mapping or become a date.
+// The template has a version: a lower one (or none) on the cluster is
+// replaced, an equal or higher one left alone. See template.go.
+//
 // Documents are written with the bulk "create" action and their explicit id:
 // sending a document twice (a retry after a timeout whose request had in
 // fact succeeded, a spooled document re-sent) never duplicates it, and
@@ -41,17 +55,26 @@
 // 5xx are queued again, with the same backoff and the same limit. What
 // still fails is written to spool_dir, one file per document (written to a
 // temporary file, synced, then renamed), and re-sent every
-// spool_retry_interval and at the next start; so do documents refused
-// with 401, 403 or 404, settings an administrator can fix. A network error
-// marks the cluster down: Save then spools directly until the cluster
-// answers again. Documents refused for good (400 mapping or parse errors,
+// spool_retry_interval, at the next start and at Close; so do documents
+// refused with 401, 403 or 404, settings an administrator can fix. A
+// network or TLS error, or a whole request refused with 401 or 403, marks
+// the cluster down: Save then spools directly until the cluster answers
+// again. Documents refused for good (400 mapping or parse errors,
 // 413, 422) go to spool_dir/rejected with the error text, are logged at
 // error level and are not re-sent.
 //
-// Close stops accepting documents, flushes the indexer and waits for the
-// answers at most es_timeout; whatever is still unacknowledged then is
-// spooled. After Close returns, every document Save accepted is either
-// acknowledged by Elasticsearch or in the spool folder.
+// Close stops accepting documents, flushes the indexer, then re-sends the
+// spool folder (so that a short run, a single stoq scan, delivers what an
+// earlier run left), all within es_timeout; whatever is still
+// unacknowledged then is spooled. After Close returns, every document Save
+// accepted is either acknowledged by Elasticsearch or in the spool folder.
+//
+// # Errors
+//
+// Failures say what happened (clustererror.go): a 401 names the user or
+// API key id the cluster refused, a 403 the user it refused the request
+// for, a TLS failure the host and the usual fix, a network error the host;
+// a password is never shown. Refused credentials at start fail New.
 package elasticsearch
 
 import (
@@ -255,6 +278,7 @@ type Plugin struct {
 	stopResend context.CancelFunc
 	resendNow  chan struct{}
 	resendDone chan struct{}
+	started    atomic.Bool // New has returned the connector
 	stopping   atomic.Bool // Close has begun: network errors are not retried
 	finished   atomic.Bool // Close has returned: late callbacks do nothing
 	closeOnce  sync.Once
@@ -334,6 +358,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		log.Warn("documents Elasticsearch rejected wait in the spool; fix and move them back to re-send them",
 			"count", rejected, "folder", sp.rejectedDir)
 	}
+	p.started.Store(true)
 	go p.resendLoop()
 	return p, nil
 }

@@ -264,6 +264,10 @@ func matchQuery(idx *mIndex, doc any, q map[string]any) (bool, error) {
 		}
 		for field, arg := range spec {
 			ref := resolveField(idx, field)
+			if kind == "wildcard" && ref.leaf != nil && ref.leaf.Type == "flattened" {
+				// As Elasticsearch 7 and 8 answer for keyed flattened fields.
+				return false, &queryError{"[wildcard] queries are not currently supported on keyed [flattened] fields"}
+			}
 			values := indexedValues(ref, doc)
 			switch kind {
 			case "term", "match", "prefix", "wildcard":
@@ -340,6 +344,9 @@ func valueMatches(kind string, leaf *mField, v, q any) bool {
 		}
 		return strings.HasPrefix(leafText(v), leafText(q))
 	case "wildcard":
+		if leaf.Type == "flattened" {
+			return false // refused by matchQuery
+		}
 		re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(leafText(q))) + "$"
 		return regexp.MustCompile(re).MatchString(leafText(v))
 	}

@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/stoq-go/stoq/core/v3"
@@ -87,25 +91,82 @@ func TestClusterChecksAgainstFake(t *testing.T) {
 	clusterChecks(t, es.URL(), nil)
 }
 
-// clusterChecks saves documents to the cluster at url in indices of their
-// own, reads them back, checks that saving twice stores once, and deletes
-// the indices.
+// clusterChecks runs against the cluster at url, in indices and a template
+// of its own (es_index stoq-test-<nanoseconds>), removed at the end:
+//
+//   - the connector installs its index template at start, and a second
+//     start leaves it alone;
+//   - scans saved whole and split, each twice, are stored once each and
+//     read back as sent;
+//   - the index made from the template maps the free-form results as
+//     flattened;
+//   - every response of testdata/responses (real catalogue results) is
+//     indexed without a rejection, and the README's example queries find
+//     the documents holding what they ask for.
 func clusterChecks(t *testing.T, url string, auth map[string]string) {
 	base := fmt.Sprintf("stoq-test-%d", time.Now().UnixNano())
+	optsFor := func(extra map[string]string) map[string]string {
+		opts := map[string]string{"es_index": base, "es_timeout": "30"}
+		for k, v := range auth {
+			opts[k] = v
+		}
+		for k, v := range extra {
+			opts[k] = v
+		}
+		return opts
+	}
+	first := newPlugin(t, url, optsFor(nil))
+	if err := first.HealthCheck(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	client, err := newClient(first.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indices := map[string]bool{}
+	t.Cleanup(func() {
+		for index := range indices {
+			if res, err := client.Indices.Delete([]string{index}); err == nil {
+				res.Body.Close()
+			}
+		}
+		if res, err := client.Indices.DeleteIndexTemplate(templateName(base)); err == nil {
+			res.Body.Close()
+		}
+	})
+	mustClose(t, first)
+
+	t.Run("template", func(t *testing.T) {
+		res, err := client.Indices.GetIndexTemplate(client.Indices.GetIndexTemplate.WithName(templateName(base)))
+		var got struct {
+			IndexTemplates []struct {
+				IndexTemplate struct {
+					IndexPatterns []string `json:"index_patterns"`
+					Priority      int      `json:"priority"`
+					Version       int      `json:"version"`
+				} `json:"index_template"`
+			} `json:"index_templates"`
+		}
+		decode(t, mustDo(t, res, err), &got)
+		if len(got.IndexTemplates) != 1 {
+			t.Fatalf("template %s: %+v", templateName(base), got)
+		}
+		tmpl := got.IndexTemplates[0].IndexTemplate
+		if tmpl.Version != templateVersion || tmpl.Priority != templatePriorityBase+len(base) ||
+			strings.Join(tmpl.IndexPatterns, ",") != base+","+base+"-*" {
+			t.Errorf("template %+v", tmpl)
+		}
+		// A second start finds it up to date and leaves it alone.
+		mustClose(t, newPlugin(t, url, optsFor(nil)))
+	})
+
 	for _, split := range []bool{false, true} {
 		t.Run(fmt.Sprintf("split=%t", split), func(t *testing.T) {
-			opts := map[string]string{"es_index": base, "split": fmt.Sprint(split), "es_timeout": "30"}
-			for k, v := range auth {
-				opts[k] = v
-			}
-			p := newPlugin(t, url, opts)
-			if err := p.HealthCheck(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			p := newPlugin(t, url, optsFor(map[string]string{"split": fmt.Sprint(split)}))
 			resp := response(
 				payloadResult(map[string]any{"hash": map[string]any{"md5": "65ee87cd7a0f9a15eace23e84b90c88d"}}),
 				payloadResult(map[string]any{"hash": map[string]any{"md5": "440eacfcff1d7d35891a90b1d2ef02eb"},
-					"yara": map[string]any{"matches": []any{map[string]any{"rule": "test"}}}}))
+					"yara": map[string]any{"matches": []any{map[string]any{"rule": "test", "strings": []any{[]any{0, "$a", "MZ"}}}}}}))
 			resp.Time = time.Now().UTC().Format(core.TimeFormat)
 			mustSave(t, p, resp, resp) // twice: still one document each
 			docs, err := p.documents(resp)
@@ -116,30 +177,14 @@ func clusterChecks(t *testing.T, url string, auth map[string]string) {
 			if pending, rejected := p.spool.counts(); pending != 0 || rejected != 0 {
 				t.Fatalf("spool: %d pending, %d rejected", pending, rejected)
 			}
-
-			client, err := newClient(p.opts, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			indices := map[string]int{}
+			counts := map[string]int{}
 			for _, d := range docs {
-				indices[d.index]++
+				counts[d.index]++
+				indices[d.index] = true
 			}
-			t.Cleanup(func() {
-				for index := range indices {
-					if res, err := client.Indices.Delete([]string{index}); err == nil {
-						res.Body.Close()
-					}
-				}
-			})
-			for index, n := range indices {
-				res, err := client.Indices.Refresh(client.Indices.Refresh.WithIndex(index))
-				mustDo(t, res, err).Body.Close()
-				var count struct{ Count int }
-				res, err = client.Count(client.Count.WithIndex(index))
-				decode(t, mustDo(t, res, err), &count)
-				if count.Count != n {
-					t.Errorf("index %s holds %d documents, want %d", index, count.Count, n)
+			for index, n := range counts {
+				if got := countDocs(t, client, index); got != n {
+					t.Errorf("index %s holds %d documents, want %d", index, got, n)
 				}
 			}
 			for _, d := range docs {
@@ -155,8 +200,90 @@ func clusterChecks(t *testing.T, url string, auth map[string]string) {
 					t.Errorf("document %s/%s reads back as %s, saved %s", d.index, d.id, got.Source, d.body)
 				}
 			}
+			// The index was made from the template.
+			res, err := client.Indices.GetMapping(client.Indices.GetMapping.WithIndex(docs[0].index))
+			var mapping map[string]struct {
+				Mappings struct {
+					Properties struct {
+						Results struct {
+							Properties struct {
+								Workers struct {
+									Type string `json:"type"`
+								} `json:"workers"`
+							} `json:"properties"`
+						} `json:"results"`
+					} `json:"properties"`
+				} `json:"mappings"`
+			}
+			decode(t, mustDo(t, res, err), &mapping)
+			if typ := mapping[docs[0].index].Mappings.Properties.Results.Properties.Workers.Type; typ != "flattened" {
+				t.Errorf("index %s maps results.workers as %q, not flattened: not made from the template", docs[0].index, typ)
+			}
 		})
 	}
+
+	t.Run("catalogue", func(t *testing.T) {
+		resps := committedResponses(t)
+		now := time.Now().UTC().Format(core.TimeFormat)
+		for _, r := range resps {
+			r.Time = now
+		}
+		p := newPlugin(t, url, optsFor(nil))
+		for _, name := range slices.Sorted(maps.Keys(resps)) {
+			mustSave(t, p, resps[name])
+		}
+		mustClose(t, p)
+		for _, f := range append(spoolFiles(t, p.spool.dir), spoolFiles(t, p.spool.rejectedDir)...) {
+			t.Errorf("%s", readSpoolFile(t, f).Error)
+		}
+		index := base + "-" + now[:7]
+		indices[index] = true
+		countDocs(t, client, index) // refresh
+		search := func(query string) int {
+			t.Helper()
+			body := `{"size":0,"track_total_hits":true,"query":` + query + `}`
+			res, err := client.Search(client.Search.WithIndex(index), client.Search.WithBody(strings.NewReader(body)))
+			var got struct {
+				Hits struct {
+					Total struct {
+						Value int `json:"value"`
+					} `json:"total"`
+				} `json:"hits"`
+			}
+			decode(t, mustDo(t, res, err), &got)
+			return got.Hits.Total.Value
+		}
+		var ids []string
+		for _, r := range resps {
+			ids = append(ids, r.ScanID)
+		}
+		if got := search(fmt.Sprintf(`{"terms":{"scan_id":%s}}`, marshal(t, ids))); got != len(resps) {
+			t.Fatalf("index %s holds %d of the %d responses", index, got, len(resps))
+		}
+		for _, q := range [][2]string{
+			{"results.workers.yara.matches.rule", "URL"},
+			{"results.workers.exif.FileType", "PNG"},
+			{"results.workers.hash.sha256", valuesAt(generic(t, named(t, resps, "blob.bin")), "results.workers.hash.sha256")[0]},
+			{"results.workers.peinfo.imports.KERNEL32.dll", "GetLastError"},
+			{"errors.plugin_name", "decompress"},
+		} {
+			want := len(expectWhole(t, resps, q[0], q[1]))
+			if got := search(fmt.Sprintf(`{"term":{%q:%q}}`, q[0], q[1])); got != want || want == 0 {
+				t.Errorf("%s = %q finds %d documents, want %d", q[0], q[1], got, want)
+			}
+		}
+	})
+}
+
+// countDocs refreshes index and counts its documents.
+func countDocs(t *testing.T, client *elasticsearch.Client, index string) int {
+	t.Helper()
+	res, err := client.Indices.Refresh(client.Indices.Refresh.WithIndex(index))
+	mustDo(t, res, err).Body.Close()
+	var count struct{ Count int }
+	res, err = client.Count(client.Count.WithIndex(index))
+	decode(t, mustDo(t, res, err), &count)
+	return count.Count
 }
 
 func mustDo(t *testing.T, res *esapi.Response, err error) *esapi.Response {

@@ -162,7 +162,9 @@ func (p *Plugin) ensureTemplate(ctx context.Context) error {
 				"template", templateName(p.opts.index), "error", ce.Error())
 			g.settled = true
 			return nil
-		case ce.kind == unreachable, ce.kind == tlsFailure, ce.kind == credentialsRefused:
+		default:
+			// Unreachable, TLS failing, credentials refused, 5xx: Saves
+			// spool directly until the re-sender finds the cluster back.
 			p.markDown(ce)
 		}
 	}

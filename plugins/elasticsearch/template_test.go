@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -351,5 +352,19 @@ func TestTemplateMapsTheFrame(t *testing.T) {
 	}
 	if m["dynamic"] != "false" {
 		t.Errorf("dynamic %v", m["dynamic"])
+	}
+}
+
+// TestIndexTemplateFile keeps index-template.json (what an administrator
+// installs with manage_template = false) equal to what the connector
+// installs for es_index = stoq.
+func TestIndexTemplateFile(t *testing.T) {
+	data, err := os.ReadFile("index-template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.MarshalIndent(indexTemplate("stoq"), "", "  ")
+	if !bytes.Equal(bytes.TrimSpace(data), want) {
+		t.Errorf("index-template.json differs from the template; write it again:\n%s", want)
 	}
 }
