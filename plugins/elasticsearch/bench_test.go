@@ -169,3 +169,27 @@ func newQuietPlugin(b *testing.B, url string, opts map[string]string) *Plugin {
 	}
 	return p
 }
+
+// BenchmarkTemplateRequests is the template's own cost at start: one GET
+// when it is up to date, GET and PUT when it is installed.
+func BenchmarkTemplateRequests(b *testing.B) {
+	for _, install := range []bool{false, true} {
+		b.Run(fmt.Sprintf("install=%t", install), func(b *testing.B) {
+			es := newFakeES(b)
+			p := newQuietPlugin(b, es.URL(), nil)
+			defer p.Close()
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if install {
+					b.StopTimer()
+					es.set(func(f *fakeES) { delete(f.templates, "stoq-stoq") })
+					b.StartTimer()
+				}
+				if err := p.installTemplate(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -60,3 +60,22 @@ func FuzzIndexPart(f *testing.F) {
 		}
 	})
 }
+
+// FuzzErrorReason feeds arbitrary answers to the reader of Elasticsearch
+// error bodies (what a cluster, or whatever listens at es_host, answers).
+// It must never panic, and what it returns comes from the body.
+func FuzzErrorReason(f *testing.F) {
+	for _, s := range []string{
+		`{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate user [elastic]"}],"type":"security_exception","reason":"unable to authenticate user [elastic]"},"status":401}`,
+		`{"error":"Incorrect HTTP method for uri [/_bulk] and method [GET], allowed: [POST, PUT]","status":405}`,
+		`{"error":{"type":"x"}}`, `{"error":null}`, `{"error":[1]}`, `<html>502 Bad Gateway</html>`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		reason := errorReason(body)
+		if len(reason) > len(body) {
+			t.Fatalf("reason %q longer than the body", reason)
+		}
+	})
+}
