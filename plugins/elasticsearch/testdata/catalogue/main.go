@@ -31,7 +31,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -108,12 +107,16 @@ func run(out string) error {
 
 func makeSamples() ([]sample, error) {
 	var samples []sample
-	dir := filepath.Join(runtime.GOROOT(), "src", "debug", "pe", "testdata")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOROOT: %w", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(goroot)), "src", "debug", "pe", "testdata")
 	var pes [][]byte
 	for _, name := range []string{"gcc-amd64-mingw-exec", "gcc-386-mingw-exec"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			return nil, fmt.Errorf("Go's PE test executables: %w", err)
+			return nil, fmt.Errorf("the PE test executables of the Go installation: %w", err)
 		}
 		pes = append(pes, b)
 		samples = append(samples, sample{name + ".exe", b})
