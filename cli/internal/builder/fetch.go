@@ -224,7 +224,7 @@ func (f *fetcher) fetchPlugin(ctx context.Context, t *toolchain, spec Spec, cat 
 }
 
 // offlineHint is added to catalogue errors that look like the network.
-const offlineHint = "The catalogue could not be reached: to work offline, point --catalog or $" + CatalogEnvVar + " at a local checkout of github.com/stoq-go/stoq (a folder or a file:// URL)."
+const offlineHint = "(the catalogue could not be reached: to work offline, point --catalog or $" + CatalogEnvVar + " at a local checkout of github.com/stoq-go/stoq, a folder or a file:// URL)"
 
 // isNetworkError reports whether err looks like a failure to reach a
 // remote (resolution, connection, TLS, timeouts, HTTP errors).

@@ -39,7 +39,7 @@ func seedFolders(s *Seed) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the build folder of %s: %w", s.Binary, err)
 	}
-	mf, err := modfile.ParseLax(path, data, nil)
+	mf, err := modfile.Parse(path, data, nil) // ParseLax would drop the replace directives
 	if err != nil {
 		return nil, err
 	}
