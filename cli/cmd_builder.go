@@ -95,21 +95,32 @@ that binary from then on.
 A plugin is a Go module with a NAME.stoq manifest whose package registers
 itself. It comes from:
   stoq:NAME[@VERSION]          plugins/NAME of the catalogue (tag
-                               plugins/NAME/vVERSION; the highest tag
-                               without a version)
+                               plugins/NAME/vVERSION)
   OWNER/REPO[/DIR][@VERSION]   a GitHub repository (with --github)
   GIT-URL[//DIR][@VERSION]     any git repository (file:// works offline)
-  PATH                         a plugin folder
+  MODULE[@VERSION]             a published Go module, through your GOPROXY
+  PATH[@VERSION]               a plugin folder (named as you like), or a
+                               git repository on disk (a bare one too)
+Without a version, the newest release whose min_stoq_version this stoq
+meets; a version must be the one the plugin's manifest says.
 
-The manifest is checked first (required fields, name, semver version, and
-min_stoq_version against this stoq's version); nothing changes when a check
-fails or the build fails. The first build compiles every dependency and can
-take minutes; later ones take seconds, and an unchanged set of plugins is
-not rebuilt.`
+The plugin is checked first (required manifest fields, a name that is no
+stoq command nor built-in plugin, semver version, min_stoq_version against
+this stoq's version, go.mod module = manifest Module), then the new binary
+is built and tried (stoq version, stoq list) before it replaces the old
+one: nothing changes when a check, the build or the trial fails, and the
+error gives the new binary's own words. The first build compiles every
+dependency and can take minutes; later ones take seconds, and an unchanged
+set of plugins is not rebuilt.
+
+Run by a stoq that links plugins (make's bin/stoq, a stoq build binary),
+install also installs those plugins (unless --no-seed), so that
+$STOQ_HOME/bin/stoq links them too and that stoq hands off to it.`
 
 const installExamples = `  stoq install --github stoq:yara
   stoq install --github stoq:hash@3.0.0 --upgrade
   stoq install --github acme/stoq-plugins/pdfid@1.2.0
+  stoq install github.com/acme/stoq-pdfid@v1.2.0
   stoq install ./myplugin
   stoq install stoq:hash --catalog ~/src/stoq
   stoq install --rebuild`

@@ -11,13 +11,14 @@ import (
 	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
-const runExamples = `  # Monitor a folder for new files, hash and peinfo them, save results to disk:
-  stoq run -P dirmon -C filedir -a hash peinfo \
+const runExamples = `  # Monitor a folder for new files, hash them and carve executables out,
+  # save results to disk:
+  stoq run -P dirmon -C filedir -a hash pecarve \
       --plugin-opts dirmon:source_dir=/tmp/monitor filedir:results_dir=/tmp/results
 
-  # Ingest from a provider, force every payload through yara, trid and exif,
+  # Ingest a folder's files, force every payload through yara and exif,
   # and print one JSON line per result:
-  stoq run -P rabbitmq -a yara trid exif
+  stoq run -P filedir -a yara exif --plugin-opts filedir:source_dir=/data/in
 
   # Monitor a folder and archive every payload with an archiver:
   stoq run -P dirmon -A filedir
@@ -38,7 +39,7 @@ It ends when every provider is done. SIGINT or SIGTERM stops the providers,
 lets the scans already queued or running finish and be saved, then exits 0;
 a second signal exits at once with status 130.
 
-Multi-value flags take several words, as in stoQ: -a hash peinfo.`,
+Multi-value flags take several words, as in stoQ: -a hash yara.`,
 		Example: runExamples,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
