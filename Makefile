@@ -8,7 +8,7 @@ BIN     := bin/stoq
 DEMO    := build/demo
 
 .DEFAULT_GOAL := build
-.PHONY: build deps demo test vet staticcheck lint-catalog bench clean
+.PHONY: build deps demo test vet staticcheck lint-catalog release-check release-tags bench clean
 
 deps:
 	@./scripts/deps.sh
@@ -37,8 +37,16 @@ staticcheck: $(STATICCHECK)
 lint-catalog:
 	cd tools && $(GO) run ./cmd/lint-catalog ..
 
+# Every module zips as a module proxy serves it, at the version it states;
+# prints the tags a release creates. release-tags creates them at HEAD.
+release-check:
+	cd tools && $(GO) run ./cmd/release-check ..
+
+release-tags:
+	cd tools && $(GO) run ./cmd/release-check -create-tags ..
+
 # Every module of the workspace: a root `go test ./...` does not reach them.
-test: deps vet staticcheck lint-catalog
+test: deps vet staticcheck lint-catalog release-check
 	@set -e; failed=""; \
 	for m in $(MODULES); do \
 		echo "== go test -race $$m"; \
