@@ -34,7 +34,7 @@ type sourceOrigin struct {
 // file:///srv/stoq (tag plugins/hash/v3.0.0, commit 0123abcd4567)".
 func (o sourceOrigin) String() string {
 	var b strings.Builder
-	if o.Spec != "" {
+	if o.Spec != "" && o.Spec != o.Location {
 		b.WriteString(o.Spec + " from ")
 	}
 	b.WriteString(o.Location)
