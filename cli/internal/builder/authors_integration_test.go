@@ -203,7 +203,23 @@ func TestAnalystInstallAfterMake(t *testing.T) {
 		t.Fatal(err)
 	}
 	greet := localPlugin(t, root, "stoq-greet", "greet", "1.0.0", "")
-	out, errOut, err := runBinary(t, bin, environ, "install", greet)
+	// greet installed by another stoq (a plain one, which seeds nothing):
+	// bin/stoq cannot hand off to a binary without hello and wave, and its
+	// message names the command that fixes it.
+	spec, err := ParseInstallSpec(greet, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(ctx, InstallOptions{Home: home, Spec: spec, CoreDir: workspaceCore, CLIDir: workspaceCLI, Environ: environ}); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err := runBinary(t, bin, environ, "scan", "/dev/null", "-s", "greet")
+	advice := "stoq install " + filepath.Join(home, "plugins", "greet") + " --upgrade"
+	if err == nil || !strings.Contains(errOut, advice) {
+		t.Fatalf("bin/stoq scan -s greet: %v\n%s", err, errOut)
+	}
+	// The advice, as printed, now works: the install seeds hello and wave.
+	out, errOut, err := runBinary(t, bin, environ, strings.Fields(strings.TrimPrefix(advice, "stoq "))...)
 	if err != nil {
 		t.Fatalf("bin/stoq install: %v\n%s%s", err, out, errOut)
 	}

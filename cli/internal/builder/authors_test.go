@@ -113,7 +113,7 @@ func fetchAndCheck(t *testing.T, cat Catalog, spec string) (*Plugin, error) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	s, err := ParseInstallSpec(spec, true)
+	s, err := ParseInstallSpec(spec, !filepath.IsAbs(spec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,5 +224,24 @@ func TestInstallStateRemembersUninstallsAndStandIns(t *testing.T) {
 	}
 	if _, err := os.Stat(h.stateFile()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestInstallFromABareRepository(t *testing.T) {
+	src := t.TempDir()
+	r := newTestRepo(t, src)
+	r.write(pluginFiles("greet", "example.org/greet", "1.1.0", "3.0.0"))
+	r.commit("greet 1.1.0")
+	r.tag("v1.1.0", false)
+	bare := filepath.Join(t.TempDir(), "greet.git")
+	if out, err := exec.Command("git", "clone", "-q", "--bare", src, bare).CombinedOutput(); err != nil {
+		t.Skipf("git clone --bare: %v %s", err, out)
+	}
+	p, err := fetchAndCheck(t, Catalog{}, bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "greet" || p.Version != "1.1.0" {
+		t.Errorf("installed %s %s", p.Name, p.Version)
 	}
 }
