@@ -12,6 +12,7 @@ set -euo pipefail
 
 packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config)
 packages+=(python3-olefile libgsf-bin msitools) # ole plugin tests: olefile is the reference; gsf and msibuild write real compound files
+packages+=(git) # tools/release: git ls-files for the module zips, release tags; builder tests: bare repositories
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
