@@ -67,3 +67,27 @@ func BenchmarkFloor(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHostile is the worker alone on the hostile payloads of issue 14
+// (hostile_test.go), one scan per op, and on 32,000 DOS headers sharing a
+// 65,535-section NT header; carved/op is how many PEs one scan extracts.
+func BenchmarkHostile(b *testing.B) {
+	cases := append(hostileCases(), hostileCase{"many sections/2.9MB", manySections(256_000)})
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			w := stoqtest.New[*Plugin](b, "pecarve", nil)
+			p := stoqtest.Payload(c.content, nil)
+			req := stoqtest.Request(p)
+			b.SetBytes(int64(len(c.content)))
+			var carved int
+			for b.Loop() {
+				resp, err := w.Scan(b.Context(), p, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				carved = len(resp.Extracted)
+			}
+			b.ReportMetric(float64(carved), "carved/op")
+		})
+	}
+}
