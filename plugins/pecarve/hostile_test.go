@@ -1,6 +1,7 @@
 package pecarve
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -280,5 +281,27 @@ func TestHostileScansAreBounded(t *testing.T) {
 	got, _ := carveAll(t, nil, manySections(256_000))
 	if len(got) != 2 {
 		t.Errorf("carved %d PEs out of the many-sections chain, want 2", len(got))
+	}
+}
+
+// A real PE behind 2 MiB of "MZ" (1,048,576 candidates, none valid) is
+// carved byte for byte, with or without its DOS stub text: the case the
+// yara dispatcher used to miss (issue 14, item 2; yara's
+// TestShippedRulesFindPEBehindMZFlood dispatches it here).
+func TestCarvePEBehindMZFlood(t *testing.T) {
+	exe := goExe(t, "go-hello")
+	noStub := bytes.Clone(exe)
+	i := bytes.Index(noStub, []byte("This program cannot be run in DOS mode"))
+	if i < 0 {
+		t.Fatal("the Go-built executable has no DOS stub text")
+	}
+	copy(noStub[i:], strings.Repeat("-", 38))
+	flood := bytes.Repeat([]byte("MZ"), 1<<20)
+	for name, pe := range map[string][]byte{"with stub": exe, "without stub": noStub} {
+		got, resp := carveAll(t, nil, append(bytes.Clone(flood), pe...))
+		checkCarved(t, got, []carved{expect(len(flood), pe)})
+		if len(resp.Errors) != 0 {
+			t.Errorf("%s: errors %v", name, resp.Errors)
+		}
 	}
 }
