@@ -91,3 +91,20 @@ func BenchmarkHostile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkContextPattern is a pe_headers pattern with an assertion on the
+// preceding text (\b) on 3 MiB holding a million matches, none a PE: B/op
+// is what the scan allocates, which once included every match at once.
+func BenchmarkContextPattern(b *testing.B) {
+	payload := bytes.Repeat([]byte("MZ "), 1<<20)
+	w := stoqtest.New[*Plugin](b, "pecarve", map[string]string{"pe_headers": `\bMZ`})
+	p := stoqtest.Payload(payload, nil)
+	req := stoqtest.Request(p)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.Scan(b.Context(), p, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
