@@ -229,9 +229,11 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 		return resp, nil
 	}
 	c := carving{content: payload.Content, maxCarved: p.maxCarved, resp: resp}
-	// prev is the previous valid candidate; it was carved when it started a
-	// chain of candidates with overlapping headers (see chains), and is
-	// carved once it turns out to end one.
+	// prev is the previous valid candidate. It was carved if it starts a
+	// chain (it does not start inside the headers of the candidate before
+	// it); otherwise it is carved once it turns out to end its chain (the
+	// next valid candidate does not start inside its headers, or there is
+	// none).
 	var prev candidate
 	havePrev, prevCarved := false, false
 	examined := 0
