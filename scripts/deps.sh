@@ -8,10 +8,9 @@
 #   libimage-exiftool-perl exif plugin
 #   osslsigncode           pecarve tests sign a PE to check Authenticode survives carving
 #   pkg-config             finds libyara for cgo
-#   zip unzip p7zip-full zstd gcab xz-utils bzip2  yara dispatch rule tests make archives with them
 set -euo pipefail
 
-packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config zip unzip p7zip-full zstd gcab xz-utils bzip2)
+packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config)
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
