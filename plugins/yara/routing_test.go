@@ -25,14 +25,7 @@ import (
 // test is skipped, except under CI (CI=true), where it fails.
 func needTool(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (scripts/deps.sh installs it)", name)
-		}
-		t.Skipf("%s is not installed (scripts/deps.sh installs it): skipping", name)
-	}
-	return path
+	return stoqtest.Command(t, name, name)
 }
 
 func run(t testing.TB, dir string, name string, args ...string) {
@@ -124,10 +117,7 @@ func referencePython(t testing.TB) string {
 	t.Helper()
 	const python = "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing", python)
-		}
-		t.Skipf("%s is missing: skipping", python)
+		stoqtest.Missing(t, "%s is missing (Debian's python3)", python)
 	}
 	return python
 }
