@@ -1,0 +1,89 @@
+package ioc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+)
+
+// BenchmarkExtract measures the extractor on 1 MiB of mixed text (prose,
+// logs, mail headers, a defanged report, code, hex dumps, base64).
+func BenchmarkExtract(b *testing.B) {
+	e := NewExtractor(shippedTLDs(b), nil, 0)
+	text := mixedText(1<<20, 1)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Extract(context.Background(), text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// pathological are inputs built to make an extractor slow: long runs of
+// the characters its patterns are made of.
+var pathological = []struct {
+	name   string
+	repeat string
+}{
+	{"dots", "."},
+	{"digits", "1"},
+	{"a-at", "a@"},
+	{"a-dot", "a."},
+	{"hex", "f"},
+	{"colons", ":"},
+	{"hex-colon", "a:"},
+	{"digit-dot", "1."},
+	{"ipv4-list", "1.2.3.4 "},
+	{"defanged-dots", "[.]"},
+	{"scheme", "http://"},
+	{"url-paths", "http://a.com/"},
+	{"url-parens", "http://a.com/)"},
+	{"emails", "a@b.com,"},
+	{"mac-like", "aa:"},
+}
+
+// BenchmarkPathological measures each hostile input at 16 MiB; the
+// README reports 100 MB runs made with -pathological-size.
+func BenchmarkPathological(b *testing.B) {
+	e := NewExtractor(shippedTLDs(b), nil, 0)
+	for _, p := range pathological {
+		text := bytes.Repeat([]byte(p.repeat), (16<<20)/len(p.repeat))
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				if _, err := e.Extract(context.Background(), text); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPatterns measures each candidate pattern alone on the mixed
+// text, to see where the time goes.
+func BenchmarkPatterns(b *testing.B) {
+	text := mixedText(1<<20, 1)
+	for name, re := range map[string]*regexp.Regexp{
+		"hash": hashRe, "ipv4": ipv4Re, "ipv6": ipv6Re, "mac": macRe,
+		"email": emailRe, "domain": domainRe, "scheme": schemeRe,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				re.FindAllIndex(text, -1)
+			}
+		})
+	}
+	b.Run("refang", func(b *testing.B) {
+		var buf []byte
+		b.SetBytes(int64(len(text)))
+		for b.Loop() {
+			refang(text, &buf)
+		}
+	})
+}
+
+var _ = fmt.Sprint
