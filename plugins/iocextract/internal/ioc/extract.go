@@ -259,10 +259,10 @@ func (c *collector) found(read, total int) *Found {
 
 // Byte classes of the token scan.
 const (
-	classSep   = 1 << iota // ends a token: no indicator contains it
-	classHex               // 0-9 A-F a-f
-	classDigit             // 0-9
-	classLetter            // A-Z a-z
+	classSep    = 1 << iota // ends a token: no indicator contains it
+	classHex                // 0-9 A-F a-f
+	classDigit              // 0-9
+	classLetter             // A-Z a-z
 )
 
 // classes classifies every byte for the token scan. Separators are the
@@ -288,12 +288,12 @@ var classes = func() (t [256]uint8) {
 // tokenStats is what the token scan learns of a token: enough to tell
 // which patterns could match in it.
 type tokenStats struct {
-	hashRun                      bool // a run of 32, 40, 64 or 128 hex digits between non-word bytes
-	digits, dots, colons         int
-	hexColons, hexDashes         int  // ':' and '-' between two hex digits
-	ats                          int
-	dotLetter                    bool // a '.' followed by a letter, as a TLD starts
-	doubleColon                  bool // "::"
+	hashRun              bool // a run of 32, 40, 64 or 128 hex digits between non-word bytes
+	digits, dots, colons int
+	hexColons, hexDashes int // ':' and '-' between two hex digits
+	ats                  int
+	dotLetter            bool // a '.' followed by a letter, as a TLD starts
+	doubleColon          bool // "::"
 }
 
 // scan searches one refanged chunk for every type. The chunk is cut into

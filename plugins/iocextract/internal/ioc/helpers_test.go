@@ -28,7 +28,9 @@ func shippedTLDs(t testing.TB) TLDs {
 // sets grow as in real use). The same n and seed give the same text.
 func mixedText(n int, seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	ip := func() string { return fmt.Sprintf("%d.%d.%d.%d", r.IntN(223)+1, r.IntN(256), r.IntN(256), r.IntN(254)+1) }
+	ip := func() string {
+		return fmt.Sprintf("%d.%d.%d.%d", r.IntN(223)+1, r.IntN(256), r.IntN(256), r.IntN(254)+1)
+	}
 	hex := func(k int) string {
 		const digits = "0123456789abcdef"
 		b := make([]byte, k)
