@@ -547,6 +547,9 @@ func (c *collector) urlAt(chunk []byte, s, rest int) (string, int) {
 		}
 		authEnd++
 	}
+	if letterAfter(chunk, authEnd) {
+		return "", 0 // an internationalized host, which is not read
+	}
 	auth := chunk[rest:authEnd]
 	var userinfo []byte
 	if at := bytes.LastIndexByte(auth, '@'); at >= 0 {

@@ -1,0 +1,123 @@
+package ioc
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzExtract feeds arbitrary text to the extractor. It must never panic,
+// every value must be valid and normalized for its type, the values of a
+// type must be sorted and distinct, and a value extracted again from
+// itself alone must be found again (for a URL: a URL with the same scheme
+// and host). Seeds: the table cases' kinds of text, the mixed benchmark
+// text, and the hostile inputs.
+func FuzzExtract(f *testing.F) {
+	for _, s := range []string{
+		"", "hxxp://evil[.]com/a.exe 1.2.3[.]4 admin[@]example(dot)org",
+		"2001:db8::1 fe80::1%eth0 ::ffff:192.0.2.1 [2001:db8::2]:443 00:1a:2b:3c:4d:5e",
+		"d41d8cd98f00b204e9800998ecf8427e da39a3ee5e6b4b0d3255bfef95601890afd80709",
+		"http://paypal.com@evil.example.net:8080/x?(a)&gt; “https://example.com/café”",
+		"john.doe@Mail.Example.COM www.example.com.exe _dmarc.example.com %2Fevil.com",
+		"\xff\xfeh\x00x\x00x\x00p\x00:\x00/\x00/\x00a\x00.\x00c\x00o\x00m\x00",
+		"\xfe\xff\x00h\x00t\x00t\x00p\x00:\x00/\x00/\x00a\x00.\x00i\x00o",
+		"http://http://a.com/http://a.com/))))",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Add(mixedText(4096, 3))
+	for _, p := range pathological {
+		f.Add(bytes.Repeat([]byte(p.repeat), 200))
+	}
+	tlds := shippedTLDs(f)
+	e := NewExtractor(tlds, nil, 0)
+	f.Fuzz(func(t *testing.T, text []byte) {
+		orig := bytes.Clone(text)
+		found, err := e.Extract(context.Background(), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(text, orig) {
+			t.Fatal("text modified")
+		}
+		for typ, values := range found.IOCs {
+			if len(values) == 0 || !slices.IsSorted(values) || len(slices.Compact(slices.Clone(values))) != len(values) {
+				t.Fatalf("%s: %q not sorted and distinct", typ, values)
+			}
+			for _, v := range values {
+				checkValue(t, tlds, typ, v)
+				again, err := e.Extract(context.Background(), []byte(v))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if typ == "url" {
+					prefix := v[:len(v)-len(strings.TrimPrefix(v[strings.Index(v, "://")+3:], urlHost(v)))]
+					if !slices.ContainsFunc(again.IOCs["url"], func(u string) bool { return strings.HasPrefix(u, prefix) }) {
+						t.Fatalf("url %q extracted alone gives %v", v, again.IOCs)
+					}
+					continue
+				}
+				if typ != "ipv6" && !slices.Contains(again.IOCs[typ], v) {
+					t.Fatalf("%s %q extracted alone gives %v", typ, v, again.IOCs)
+				}
+			}
+		}
+	})
+}
+
+// checkValue fails t unless v is a valid, normalized value of type typ.
+func checkValue(t *testing.T, tlds TLDs, typ, v string) {
+	t.Helper()
+	isDomain := func(name string) bool {
+		d, from, to := tlds.domainOf([]byte(name), false)
+		return d == name && from == 0 && to == len(name)
+	}
+	ok := true
+	switch typ {
+	case "md5", "sha1", "sha256", "sha512":
+		want := map[string]int{"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}[typ]
+		ok = len(v) == want && strings.Trim(v, "0123456789abcdef") == ""
+	case "ipv4", "ipv6":
+		addr, err := netip.ParseAddr(v)
+		ok = err == nil && addr.String() == v && addr.Is4() == (typ == "ipv4")
+	case "mac_address":
+		mac, valid := normalMAC(v)
+		ok = valid && mac == v
+	case "email":
+		local, domain, found := strings.Cut(v, "@")
+		ok = found && local != "" && isDomain(domain)
+	case "domain":
+		ok = isDomain(v)
+	case "url":
+		ok = strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "ftp://") || strings.HasPrefix(v, "ftps://")
+		host := urlHost(v)
+		if strings.HasPrefix(host, "[") {
+			addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
+			ok = ok && err == nil && "["+addr.String()+"]" == host
+		} else if ipv4Of([]byte(host)) == "" {
+			ok = ok && isDomain(host)
+		}
+	default:
+		t.Fatalf("unknown type %q", typ)
+	}
+	if !ok {
+		t.Fatalf("%s %q is not valid and normalized", typ, v)
+	}
+}
+
+// FuzzWhitelist loads arbitrary whitelist files and looks values up: it
+// must never panic.
+func FuzzWhitelist(f *testing.F) {
+	f.Add([]byte("ipv4:10.0.0.0/8\nipv6:A::\ndomain:.google.com\nurl:x.org\nmd5:abc\nmac_address:00-11-22-33-44-55\n"), "http://[a::1]:80/x")
+	f.Add([]byte("ipv4:1.2.3.4/99\n:\nfoo\n"), "a.b")
+	f.Fuzz(func(t *testing.T, data []byte, value string) {
+		var w Whitelist
+		w.Add(data, "fuzz")
+		for _, typ := range Types() {
+			w.Allows(typ, value)
+		}
+	})
+}
