@@ -61,7 +61,7 @@ func TestWhitelist(t *testing.T) {
 		{Domain, "notgoogle.com", true},
 		{Domain, "google.com.evil.net", true},
 		{Domain, "example.org", false},
-		{Domain, "www.example.org", true}, // no leading dot: this name only
+		{Domain, "www.example.org", true},  // no leading dot: this name only
 		{Domain, "safe.example.net", true}, // url: patterns are for URLs
 		{URL, "https://www.google.com/search?q=x", false},
 		{URL, "https://user@maps.google.com:443/x", false},
