@@ -477,7 +477,7 @@ func (c *collector) emails(chunk []byte, from, to int) {
 }
 
 func (c *collector) domains(chunk []byte, from, to int) {
-	each(domainRe, chunk, from, to, func(s, e int) {
+	domainSpans(chunk, from, to, func(s, e int) {
 		if e < len(chunk) && chunk[e] == '@' {
 			return // an e-mail address's local part
 		}
@@ -497,6 +497,44 @@ func (c *collector) domains(chunk []byte, from, to int) {
 		c.add(Domain, domain)
 	})
 }
+
+// domainSpans calls fn with the bounds of every match of domainRe in
+// chunk[from:to], in order, as domainRe.FindAllIndex finds them, without
+// the regexp: runs of label characters joined by single dots, at least two
+// labels. It is the one candidate pattern with a hand-written twin, as it
+// runs on most tokens and took a quarter of the time on mixed text;
+// FuzzDomainSpans checks that both find the same spans.
+func domainSpans(chunk []byte, from, to int, fn func(s, e int)) {
+	i := from
+	for i < to {
+		for i < to && !isLabelByte(chunk[i]) {
+			i++
+		}
+		s := i
+		for i < to && isLabelByte(chunk[i]) {
+			i++
+		}
+		if i == s {
+			return
+		}
+		e, labels := i, 1
+		for e+1 < to && chunk[e] == '.' && isLabelByte(chunk[e+1]) {
+			e++
+			for e < to && isLabelByte(chunk[e]) {
+				e++
+			}
+			labels++
+		}
+		if labels >= 2 {
+			fn(s, e)
+		}
+		i = e
+	}
+}
+
+// isLabelByte reports whether c may appear in a DNS label as domainRe
+// reads one: A-Z a-z 0-9 _ -.
+func isLabelByte(c byte) bool { return isWordByte(c) || c == '-' }
 
 // urlStop marks the bytes that end a URL: whitespace and control
 // characters, quotes, angle brackets, and the characters RFC 3986 excludes

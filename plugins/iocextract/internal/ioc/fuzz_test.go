@@ -108,6 +108,28 @@ func checkValue(t *testing.T, tlds TLDs, typ, v string) {
 	}
 }
 
+// FuzzDomainSpans checks that the hand-written domainSpans finds exactly
+// the spans domainRe finds, on arbitrary text and sub-ranges of it.
+func FuzzDomainSpans(f *testing.F) {
+	for _, s := range []string{"", "a.b", "a..b.c", "x.-y_.z.", ".a.b.", "ab.c d.e.f", "a@b.c", "a.b.c\xffd.e", "-.-.-"} {
+		f.Add([]byte(s), uint16(0), uint16(0))
+	}
+	f.Add(mixedText(2048, 5), uint16(3), uint16(10))
+	f.Fuzz(func(t *testing.T, text []byte, cutStart, cutEnd uint16) {
+		from := int(cutStart) % (len(text) + 1)
+		to := len(text) - int(cutEnd)%(len(text)-from+1)
+		var got [][2]int
+		domainSpans(text, from, to, func(s, e int) { got = append(got, [2]int{s, e}) })
+		var want [][2]int
+		for _, m := range domainRe.FindAllIndex(text[from:to], -1) {
+			want = append(want, [2]int{from + m[0], from + m[1]})
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q[%d:%d]: domainSpans %v, domainRe %v", text, from, to, got, want)
+		}
+	})
+}
+
 // FuzzWhitelist loads arbitrary whitelist files and looks values up: it
 // must never panic.
 func FuzzWhitelist(f *testing.F) {
