@@ -49,7 +49,9 @@ var (
 	macRe    = regexp.MustCompile(`\b(?:(?:[0-9A-Fa-f]{2}:){5}|(?:[0-9A-Fa-f]{2}-){5})[0-9A-Fa-f]{2}\b`)
 	emailRe  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+`)
 	domainRe = regexp.MustCompile(`[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+`)
-	schemeRe = regexp.MustCompile(`(?i)\b(?:h(?:tt|xx|xt|tx)ps?|meows?|f[tx]ps?)://`)
+	// ASCII letters in either case, not (?i), which would also match
+	// Unicode's folds (ſ for s, K for k).
+	schemeRe = regexp.MustCompile(`\b(?:[Hh](?:[Tt][Tt]|[Xx][Xx]|[Xx][Tt]|[Tt][Xx])[Pp]|[Mm][Ee][Oo][Ww]|[Ff][TtXx][Pp])[Ss]?://`)
 )
 
 // Extractor finds indicators. It is safe for concurrent use.
@@ -532,6 +534,44 @@ func domainSpans(chunk []byte, from, to int, fn func(s, e int)) {
 	}
 }
 
+// schemes are the schemes schemeRe matches, lowercase.
+var schemes = map[string]bool{}
+
+func init() {
+	for _, base := range []string{"http", "hxxp", "hxtp", "htxp", "meow", "ftp", "fxp"} {
+		schemes[base], schemes[base+"s"] = true, true
+	}
+}
+
+// schemeSpans calls fn with the bounds of every match of schemeRe in
+// chunk[from:to], in order, as schemeRe.FindAllIndex finds them, without
+// the regexp: each "://" whose preceding word (the run of word bytes
+// before it, which \b requires to be all of the scheme) is a scheme.
+// FuzzSchemeSpans checks that both find the same spans.
+func schemeSpans(chunk []byte, from, to int, fn func(s, e int)) {
+	for i := from; i+3 <= to; {
+		j := bytes.Index(chunk[i:to], []byte("://"))
+		if j < 0 {
+			return
+		}
+		p := i + j
+		s := p
+		for s > from && p-s < 6 && isWordByte(chunk[s-1]) {
+			s--
+		}
+		if p-s >= 3 && (s == from || !isWordByte(chunk[s-1])) {
+			var lower [6]byte
+			for k := s; k < p; k++ {
+				lower[k-s] = chunk[k] | 0x20
+			}
+			if schemes[string(lower[:p-s])] {
+				fn(s, p+3)
+			}
+		}
+		i = p + 3
+	}
+}
+
 // isLabelByte reports whether c may appear in a DNS label as domainRe
 // reads one: A-Z a-z 0-9 _ -.
 func isLabelByte(c byte) bool { return isWordByte(c) || c == '-' }
@@ -556,7 +596,7 @@ func hostByte(c byte) bool {
 
 func (c *collector) urls(chunk []byte, from, to int) {
 	consumed := from
-	each(schemeRe, chunk, from, to, func(s, e int) {
+	schemeSpans(chunk, from, to, func(s, e int) {
 		if s < consumed {
 			return // inside the URL just read
 		}

@@ -130,6 +130,27 @@ func FuzzDomainSpans(f *testing.F) {
 	})
 }
 
+// FuzzSchemeSpans checks that the hand-written schemeSpans finds exactly
+// the spans schemeRe finds.
+func FuzzSchemeSpans(f *testing.F) {
+	for _, s := range []string{"", "http://", "xhttp://a HTTPS://b hxxp://", "http:///https://", "_http://", "ftp:// fxps://", "meow:/", "h\u0130tp://", "httpſ://x", "HTTP\u212a://", "HtTp://a://b"} {
+		f.Add([]byte(s), uint16(0), uint16(0))
+	}
+	f.Fuzz(func(t *testing.T, text []byte, cutStart, cutEnd uint16) {
+		from := int(cutStart) % (len(text) + 1)
+		to := len(text) - int(cutEnd)%(len(text)-from+1)
+		var got [][2]int
+		schemeSpans(text, from, to, func(s, e int) { got = append(got, [2]int{s, e}) })
+		var want [][2]int
+		for _, m := range schemeRe.FindAllIndex(text[from:to], -1) {
+			want = append(want, [2]int{from + m[0], from + m[1]})
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q[%d:%d]: schemeSpans %v, schemeRe %v", text, from, to, got, want)
+		}
+	})
+}
+
 // FuzzWhitelist loads arbitrary whitelist files and looks values up: it
 // must never panic.
 func FuzzWhitelist(f *testing.F) {
