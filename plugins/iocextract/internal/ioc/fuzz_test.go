@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -108,45 +109,44 @@ func checkValue(t *testing.T, tlds TLDs, typ, v string) {
 	}
 }
 
-// FuzzDomainSpans checks that the hand-written domainSpans finds exactly
-// the spans domainRe finds, on arbitrary text and sub-ranges of it.
-func FuzzDomainSpans(f *testing.F) {
-	for _, s := range []string{"", "a.b", "a..b.c", "x.-y_.z.", ".a.b.", "ab.c d.e.f", "a@b.c", "a.b.c\xffd.e", "-.-.-"} {
+// FuzzTwins checks that each hand-written candidate finder finds exactly
+// the spans of the regexp it stands for, on arbitrary text and sub-ranges
+// of it: domainSpans and domainRe, schemeSpans and schemeRe, ipv4Spans and
+// ipv4Re, emailSpans and emailRe.
+func FuzzTwins(f *testing.F) {
+	for _, s := range []string{
+		"", "a.b", "a..b.c", "x.-y_.z.", ".a.b.", "ab.c d.e.f", "a@b.c", "a.b.c\xffd.e", "-.-.-",
+		"http://", "xhttp://a HTTPS://b hxxp://", "http:///https://", "_http://", "ftp:// fxps://", "meow:/",
+		"h\u0130tp://", "httpſ://x", "HTTP\u212a://", "HtTp://a://b",
+		"1.2.3.4", "1.2.3.4.5", "1234.1.2.3.4", "v1.2.3.4 1.2.3.4x 01.002.3.4", "1.2.3", "9.9.9.9-1.1.1.1",
+		"a@b.c", "a@b@c.com", "x@y.com@z.com", "a.b@c.d.e@f.g", "@a.b", "a@.b", "+%.-_@x-y.z_",
+	} {
 		f.Add([]byte(s), uint16(0), uint16(0))
 	}
 	f.Add(mixedText(2048, 5), uint16(3), uint16(10))
-	f.Fuzz(func(t *testing.T, text []byte, cutStart, cutEnd uint16) {
-		from := int(cutStart) % (len(text) + 1)
-		to := len(text) - int(cutEnd)%(len(text)-from+1)
-		var got [][2]int
-		domainSpans(text, from, to, func(s, e int) { got = append(got, [2]int{s, e}) })
-		var want [][2]int
-		for _, m := range domainRe.FindAllIndex(text[from:to], -1) {
-			want = append(want, [2]int{from + m[0], from + m[1]})
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("%q[%d:%d]: domainSpans %v, domainRe %v", text, from, to, got, want)
-		}
-	})
-}
-
-// FuzzSchemeSpans checks that the hand-written schemeSpans finds exactly
-// the spans schemeRe finds.
-func FuzzSchemeSpans(f *testing.F) {
-	for _, s := range []string{"", "http://", "xhttp://a HTTPS://b hxxp://", "http:///https://", "_http://", "ftp:// fxps://", "meow:/", "h\u0130tp://", "httpſ://x", "HTTP\u212a://", "HtTp://a://b"} {
-		f.Add([]byte(s), uint16(0), uint16(0))
+	twins := []struct {
+		name  string
+		re    *regexp.Regexp
+		spans func([]byte, int, int, func(int, int))
+	}{
+		{"domain", domainRe, domainSpans},
+		{"scheme", schemeRe, schemeSpans},
+		{"ipv4", ipv4Re, ipv4Spans},
+		{"email", emailRe, emailSpans},
 	}
 	f.Fuzz(func(t *testing.T, text []byte, cutStart, cutEnd uint16) {
 		from := int(cutStart) % (len(text) + 1)
 		to := len(text) - int(cutEnd)%(len(text)-from+1)
-		var got [][2]int
-		schemeSpans(text, from, to, func(s, e int) { got = append(got, [2]int{s, e}) })
-		var want [][2]int
-		for _, m := range schemeRe.FindAllIndex(text[from:to], -1) {
-			want = append(want, [2]int{from + m[0], from + m[1]})
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("%q[%d:%d]: schemeSpans %v, schemeRe %v", text, from, to, got, want)
+		for _, twin := range twins {
+			var got [][2]int
+			twin.spans(text, from, to, func(s, e int) { got = append(got, [2]int{s, e}) })
+			var want [][2]int
+			for _, m := range twin.re.FindAllIndex(text[from:to], -1) {
+				want = append(want, [2]int{from + m[0], from + m[1]})
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: %q[%d:%d]: hand-written %v, regexp %v", twin.name, text, from, to, got, want)
+			}
 		}
 	})
 }
