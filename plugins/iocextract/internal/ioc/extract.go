@@ -54,7 +54,7 @@ const (
 var (
 	hashRe   = regexp.MustCompile(`\b[0-9A-Fa-f]{32,}\b`)
 	ipv4Re   = regexp.MustCompile(`\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b`)
-	ipv6Re   = regexp.MustCompile(`[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:\.[0-9]{1,3}){0,3}`)
+	ipv6Re   = regexp.MustCompile(ipv6Pattern)
 	macRe    = regexp.MustCompile(`\b(?:(?:[0-9A-Fa-f]{2}:){5}|(?:[0-9A-Fa-f]{2}-){5})[0-9A-Fa-f]{2}\b`)
 	emailRe  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+`)
 	domainRe = regexp.MustCompile(`[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+`)
@@ -62,6 +62,12 @@ var (
 	// Unicode's folds (ſ for s, K for k).
 	schemeRe = regexp.MustCompile(`\b(?:[Hh](?:[Tt][Tt]|[Xx][Xx]|[Xx][Tt]|[Tt][Xx])[Pp]|[Mm][Ee][Oo][Ww]|[Ff][TtXx][Pp])[Ss]?://`)
 )
+
+// ipv6Pattern is ipv6Re's pattern; ipv6AtStartRe is it anchored, which
+// ipv6Spans runs on short windows.
+const ipv6Pattern = `[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:]*(?:\.[0-9]{1,3}){0,3}`
+
+var ipv6AtStartRe = regexp.MustCompile(`^(?:` + ipv6Pattern + `)`)
 
 // Extractor finds indicators. It is safe for concurrent use.
 type Extractor struct {
@@ -410,16 +416,8 @@ func (c *collector) token(chunk []byte, from, to int, st *tokenStats) {
 	}
 }
 
-// each calls fn with the bounds, in chunk, of every match of re in
-// chunk[from:to].
-func each(re *regexp.Regexp, chunk []byte, from, to int, fn func(s, e int)) {
-	for _, m := range re.FindAllIndex(chunk[from:to], -1) {
-		fn(from+m[0], from+m[1])
-	}
-}
-
 func (c *collector) hashes(chunk []byte, from, to int) {
-	each(hashRe, chunk, from, to, func(s, e int) {
+	hashSpans(chunk, from, to, func(s, e int) {
 		run := chunk[s:e]
 		if t, ok := hashType(run); ok {
 			c.add(t, strings.ToLower(string(run)))
@@ -438,10 +436,7 @@ func (c *collector) ipv4s(chunk []byte, from, to int) {
 }
 
 func (c *collector) ipv6s(chunk []byte, from, to int) {
-	each(ipv6Re, chunk, from, to, func(s, e int) {
-		if s > 0 && (isWordByte(chunk[s-1]) || chunk[s-1] == ':' || chunk[s-1] == '.') {
-			return
-		}
+	ipv6Spans(chunk, from, to, func(s, e int) {
 		cand := chunk[s:e]
 		// A colon ending a sentence ("at fe80::1:") is punctuation.
 		if len(cand) >= 2 && cand[len(cand)-1] == ':' && cand[len(cand)-2] != ':' {
@@ -456,7 +451,7 @@ func (c *collector) ipv6s(chunk []byte, from, to int) {
 }
 
 func (c *collector) macs(chunk []byte, from, to int) {
-	each(macRe, chunk, from, to, func(s, e int) {
+	macSpans(chunk, from, to, func(s, e int) {
 		if !macAlone(chunk, s, e) {
 			return
 		}
@@ -606,6 +601,89 @@ func schemeSpans(chunk []byte, from, to int, fn func(s, e int)) {
 		i = p + 3
 	}
 }
+
+// hashSpans calls fn with the bounds of every match of hashRe in
+// chunk[from:to], as hashRe.FindAllIndex finds them, without the regexp:
+// every run of at least 32 hex digits between non-word bytes. FuzzTwins
+// checks that both find the same spans.
+func hashSpans(chunk []byte, from, to int, fn func(s, e int)) {
+	for i := from; i < to; {
+		if !isHex(chunk[i]) {
+			i++
+			continue
+		}
+		s := i
+		for i < to && isHex(chunk[i]) {
+			i++
+		}
+		if i-s >= 32 && (s == from || !isWordByte(chunk[s-1])) && (i == to || !isWordByte(chunk[i])) {
+			fn(s, i)
+		}
+	}
+}
+
+// macSpans calls fn with the bounds of every match of macRe in
+// chunk[from:to], as macRe.FindAllIndex finds them, without the regexp:
+// six pairs of hex digits joined all by ':' or all by '-', starting after a
+// non-word byte and followed by one. FuzzTwins checks that both find the
+// same spans.
+func macSpans(chunk []byte, from, to int, fn func(s, e int)) {
+	for i := from; i+17 <= to; i++ {
+		if !isHex(chunk[i]) || i > from && isWordByte(chunk[i-1]) {
+			continue
+		}
+		sep := chunk[i+2]
+		if sep != ':' && sep != '-' {
+			continue
+		}
+		ok := i+17 == to || !isWordByte(chunk[i+17])
+		for k := i; ok && k < i+17; k += 3 {
+			ok = isHex(chunk[k]) && isHex(chunk[k+1]) && (k+2 == i+17 || chunk[k+2] == sep)
+		}
+		if ok {
+			fn(i, i+17)
+			i += 16
+		}
+	}
+}
+
+// ipv6Window is how much of a run of hex digits, colons and dots
+// ipv6Spans hands the regexp: more than the longest address (45
+// characters) and its IPv4 tail.
+const ipv6Window = 64
+
+// ipv6Spans calls fn with the bounds of the matches of ipv6Re in
+// chunk[from:to] that can be addresses: those at the start of a run of
+// hex digits, colons and dots that follows a non-word byte, and shorter
+// than 46 characters (a match anywhere else follows a hex digit, colon or
+// dot, and one of 46 or more characters is no address). It runs the
+// anchored pattern on the first 64 bytes of each such run only, so a
+// hostile run costs one short match whatever its length. FuzzTwins checks
+// it against ipv6Re's matches with the same conditions.
+func ipv6Spans(chunk []byte, from, to int, fn func(s, e int)) {
+	for i := from; i < to; {
+		if !isIPv6Byte(chunk[i]) {
+			i++
+			continue
+		}
+		s := i
+		for i < to && isIPv6Byte(chunk[i]) {
+			i++
+		}
+		// (Only a word byte can precede a run in a token; a colon or dot
+		// can when from cuts a run, as in FuzzTwins.)
+		if s > 0 && (isWordByte(chunk[s-1]) || chunk[s-1] == ':' || chunk[s-1] == '.') {
+			continue
+		}
+		if m := ipv6AtStartRe.FindIndex(chunk[s:min(i, s+ipv6Window)]); m != nil && m[1] < 46 {
+			fn(s, s+m[1])
+		}
+	}
+}
+
+// isIPv6Byte reports whether c may appear in an IPv6 address as ipv6Re
+// reads one: a hex digit, ':' or '.'.
+func isIPv6Byte(c byte) bool { return isHex(c) || c == ':' || c == '.' }
 
 // ipv4Spans calls fn with the bounds of every match of ipv4Re in
 // chunk[from:to], as ipv4Re.FindAllIndex finds them, without the regexp:
