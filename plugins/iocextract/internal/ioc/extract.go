@@ -230,6 +230,7 @@ type collector struct {
 	e       *Extractor
 	sets    [numTypes]map[string]struct{}
 	limited [numTypes]bool
+	scratch []byte // for values built before they are known to be new
 }
 
 func newCollector(e *Extractor) *collector {
@@ -255,6 +256,26 @@ func (c *collector) add(t Type, v string) {
 		return
 	}
 	set[v] = struct{}{}
+}
+
+// addBytes is add for a value held in bytes: a string is made only for a
+// value not seen before, so repeated indicators cost no allocation.
+func (c *collector) addBytes(t Type, v []byte) {
+	if _, ok := c.sets[t][string(v)]; ok {
+		return
+	}
+	c.add(t, string(v))
+}
+
+// addLower is addBytes for the ASCII-lowercase form of v.
+func (c *collector) addLower(t Type, v []byte) {
+	c.scratch = append(c.scratch[:0], v...)
+	for i, b := range c.scratch {
+		if 'A' <= b && b <= 'Z' {
+			c.scratch[i] = b + 'a' - 'A'
+		}
+	}
+	c.addBytes(t, c.scratch)
 }
 
 func (c *collector) found(read, total int) *Found {
@@ -420,7 +441,7 @@ func (c *collector) hashes(chunk []byte, from, to int) {
 	hashSpans(chunk, from, to, func(s, e int) {
 		run := chunk[s:e]
 		if t, ok := hashType(run); ok {
-			c.add(t, strings.ToLower(string(run)))
+			c.addLower(t, run)
 		}
 	})
 }
@@ -431,7 +452,12 @@ func (c *collector) ipv4s(chunk []byte, from, to int) {
 		if s >= 2 && chunk[s-1] == '.' && isDigit(chunk[s-2]) || e+1 < len(chunk) && chunk[e] == '.' && isDigit(chunk[e+1]) {
 			return
 		}
-		c.add(IPv4, ipv4Of(chunk[s:e]))
+		switch valid, canonical := ipv4Check(chunk[s:e]); {
+		case canonical:
+			c.addBytes(IPv4, chunk[s:e])
+		case valid:
+			c.add(IPv4, ipv4Of(chunk[s:e]))
+		}
 	})
 }
 
@@ -500,11 +526,18 @@ func (c *collector) emails(chunk []byte, from, to int) {
 		if s > 0 && (chunk[s-1] == '/' || chunk[s-1] == '@') || letterBefore(chunk, s) {
 			return
 		}
-		domain, _, to := c.e.tlds.domainOf(chunk[at+1:e], false)
-		if domain == "" || at+1+to == e && letterAfter(chunk, e) {
+		_, to, ok := c.e.tlds.domainSpan(chunk[at+1:e], false)
+		if !ok || at+1+to == e && letterAfter(chunk, e) {
 			return
 		}
-		c.add(Email, string(local)+"@"+domain)
+		// The local part as written, the domain lowercased.
+		c.scratch = append(append(c.scratch[:0], local...), chunk[at:at+1+to]...)
+		for i := len(local); i < len(c.scratch); i++ {
+			if b := c.scratch[i]; 'A' <= b && b <= 'Z' {
+				c.scratch[i] = b + 'a' - 'A'
+			}
+		}
+		c.addBytes(Email, c.scratch)
 	})
 }
 
@@ -520,13 +553,13 @@ func (c *collector) domains(chunk []byte, from, to int) {
 		if letterBefore(chunk, s) {
 			return
 		}
-		domain, _, to := c.e.tlds.domainOf(chunk[s:e], true)
+		from, to, ok := c.e.tlds.domainSpan(chunk[s:e], true)
 		// A name ending the candidate must not run on into a letter
 		// outside ASCII.
-		if domain == "" || s+to == e && letterAfter(chunk, e) {
+		if !ok || s+to == e && letterAfter(chunk, e) {
 			return
 		}
-		c.add(Domain, domain)
+		c.addLower(Domain, chunk[s+from:s+to])
 	})
 }
 

@@ -177,3 +177,27 @@ func FuzzWhitelist(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIPv4Check checks ipv4Check and ipv4Of against net/netip: what netip
+// reads as IPv4 is valid and canonical, and what ipv4Of returns netip
+// reads back as itself.
+func FuzzIPv4Check(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "0.0.0.0", "01.2.3.4", "255.255.255.256", "1.2.3", "1.2.3.4.5", "1..2.3", "1234.1.1.1", ".1.2.3", "1.2.3.4.", "0.0.0.+0", "000.010.0.1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		valid, canonical := ipv4Check(s)
+		norm := ipv4Of(s)
+		if valid != (norm != "") || canonical != (valid && norm == string(s)) {
+			t.Fatalf("%q: ipv4Check = %v, %v; ipv4Of = %q", s, valid, canonical, norm)
+		}
+		if addr, err := netip.ParseAddr(string(s)); err == nil && addr.Is4() && !canonical {
+			t.Fatalf("%q: netip reads %v, ipv4Check = %v, %v", s, addr, valid, canonical)
+		}
+		if valid {
+			if addr, err := netip.ParseAddr(norm); err != nil || !addr.Is4() || addr.String() != norm {
+				t.Fatalf("%q: ipv4Of = %q, which netip reads as %v, %v", s, norm, addr, err)
+			}
+		}
+	})
+}

@@ -1,8 +1,8 @@
 package ioc
 
 import (
+	"bytes"
 	"net/netip"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -82,6 +82,15 @@ func registrableOK(label []byte) bool {
 // Only the first 254 bytes of cand are read, so a hostile candidate of
 // millions of labels costs no more than a real one.
 func (t TLDs) domainOf(cand []byte, trimLeft bool) (name string, from, to int) {
+	if from, to, ok := t.domainSpan(cand, trimLeft); ok {
+		return strings.ToLower(string(cand[from:to])), from, to
+	}
+	return "", 0, 0
+}
+
+// domainSpan is domainOf without the name: where it lies in cand, as
+// written, and whether there is one. It allocates nothing.
+func (t TLDs) domainSpan(cand []byte, trimLeft bool) (from, to int, ok bool) {
 	if len(cand) > maxDomain+1 {
 		cand = cand[:maxDomain+1]
 	}
@@ -119,9 +128,9 @@ func (t TLDs) domainOf(cand []byte, trimLeft bool) (name string, from, to int) {
 		if first > 0 && !trimLeft || to-from > maxDomain {
 			continue
 		}
-		return strings.ToLower(string(cand[from:to])), from, to
+		return from, to, true
 	}
-	return "", 0, 0
+	return 0, 0, false
 }
 
 // ipv4Of parses s as a dotted-quad IPv4 address (four decimal numbers of
@@ -130,23 +139,57 @@ func (t TLDs) domainOf(cand []byte, trimLeft bool) (name string, from, to int) {
 // ipaddress and browsers' URL parsers do not: such text is rare and almost
 // always meant in decimal). It returns "" when s is not one.
 func ipv4Of(s []byte) string {
-	var octets [4]int
-	n := 0
-	for part := range strings.SplitSeq(string(s), ".") {
-		if n == 4 || len(part) == 0 || len(part) > 3 {
-			return ""
-		}
-		v, err := strconv.Atoi(part)
-		if err != nil || v > 255 || v < 0 {
-			return ""
-		}
-		octets[n] = v
-		n++
-	}
-	if n != 4 {
+	valid, canonical := ipv4Check(s)
+	switch {
+	case !valid:
 		return ""
+	case canonical:
+		return string(s)
 	}
-	return strconv.Itoa(octets[0]) + "." + strconv.Itoa(octets[1]) + "." + strconv.Itoa(octets[2]) + "." + strconv.Itoa(octets[3])
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		j := i + bytes.IndexByte(s[i:], '.')
+		if j < i {
+			j = len(s)
+		}
+		k := i
+		for k < j-1 && s[k] == '0' {
+			k++
+		}
+		out = append(out, s[k:j]...)
+		if j < len(s) {
+			out = append(out, '.')
+		}
+		i = j + 1
+	}
+	return string(out)
+}
+
+// ipv4Check reports whether s is a dotted-quad IPv4 address as ipv4Of
+// reads one, and whether it is already written as ipv4Of would write it
+// (no leading zeros), without allocating.
+func ipv4Check(s []byte) (valid, canonical bool) {
+	canonical = true
+	octets, digits, value := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isDigit(s[i]) {
+			if digits == 1 && value == 0 {
+				canonical = false
+			}
+			value = value*10 + int(s[i]-'0')
+			digits++
+			if digits > 3 {
+				return false, false
+			}
+			continue
+		}
+		if i < len(s) && s[i] != '.' || digits == 0 || value > 255 {
+			return false, false
+		}
+		octets++
+		digits, value = 0, 0
+	}
+	return octets == 4, canonical && octets == 4
 }
 
 // ipv6Of parses s as an IPv6 address with net/netip and returns its
