@@ -83,7 +83,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	}
 	tlds, err := ioc.ParseTLDs(tldText)
 	if err != nil {
-		return nil, optionError(cfg, "iana_tld_file", fmt.Sprintf("%s: %v", tldSource, err))
+		return nil, cfg.OptionError("iana_tld_file", fmt.Sprintf("%s: %v", tldSource, err))
 	}
 
 	var whitelist ioc.Whitelist
@@ -104,16 +104,11 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		return nil, err
 	}
 	if limit < 0 {
-		return nil, optionError(cfg, "max_iocs_per_type", "want 0 (no limit) or a positive number of values per type")
+		return nil, cfg.OptionError("max_iocs_per_type", "want 0 (no limit) or a positive number of values per type")
 	}
 	log.Debug("iocextract configured", "tlds", len(tlds), "iana_tld_file", tldSource,
 		"whitelist_file", strings.Join(sources, ","), "max_iocs_per_type", limit)
 	return &Plugin{extractor: ioc.NewExtractor(tlds, whitelist.Allows, limit), limit: limit}, nil
-}
-
-// optionError builds the OptionError for option key.
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // readDataFile reads the file that option key names; see readListedFile.
@@ -141,7 +136,7 @@ func readListedFile(cfg *core.Config, key, name, shippedName string, shipped []b
 	case errors.Is(err, fs.ErrNotExist) && filepath.Clean(name) == shippedName:
 		return shipped, "embedded " + shippedName, nil
 	default:
-		return nil, "", optionError(cfg, key, fmt.Sprintf("reading %s: %v", path, err))
+		return nil, "", cfg.OptionError(key, fmt.Sprintf("reading %s: %v", path, err))
 	}
 }
 

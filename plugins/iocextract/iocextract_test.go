@@ -95,12 +95,12 @@ func TestDefaultWhitelist(t *testing.T) {
 // the embedded manifest, logging to log.
 func newInDir(t *testing.T, dir string, opts map[string]string, log *slog.Logger) (*Plugin, error) {
 	t.Helper()
-	info, ok := core.LookupPlugin("iocextract")
-	if !ok {
-		t.Fatal("iocextract is not registered")
+	m, err := core.ParseManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg := core.NewConfig("iocextract", dir,
-		core.ConfigLayer{Source: "embedded manifest", Values: info.Manifest.Options},
+		core.ConfigLayer{Source: "embedded manifest", Values: m.Options},
 		core.ConfigLayer{Source: "test options", Values: opts})
 	return New(cfg, log)
 }
