@@ -156,6 +156,8 @@ func (e *Extractor) Extract(ctx context.Context, text []byte) (*Found, error) {
 		}
 		end := chunkEnd(text, start)
 		chunk := refang(text[start:end], &buf)
+		c.cutBefore = start > 0 && !isCutByte(text[start-1])
+		c.cutAfter = end < len(text) && !isCutByte(text[end-1])
 		c.scan(chunk)
 		start = end
 	}
@@ -175,12 +177,16 @@ func chunkEnd(text []byte, start int) int {
 		return limit - cutWindow + i + 1
 	}
 	for i := len(window) - 1; i >= 0; i-- {
-		if window[i] <= ' ' || window[i] == 0x7f {
+		if isCutByte(window[i]) {
 			return limit - cutWindow + i + 1
 		}
 	}
 	return limit
 }
+
+// isCutByte reports whether a chunk may end after c without splitting an
+// indicator: whitespace and control bytes.
+func isCutByte(c byte) bool { return c <= ' ' || c == 0x7f }
 
 // utf8Text returns content as UTF-8: content itself, unless it starts with
 // a UTF-16 byte-order mark, in which case it is converted (stoQ decoded
@@ -231,6 +237,15 @@ type collector struct {
 	sets    [numTypes]map[string]struct{}
 	limited [numTypes]bool
 	scratch []byte // for values built before they are known to be new
+	// cutBefore and cutAfter say that the chunk being scanned starts or
+	// ends in the middle of a run without whitespace (a hard cut).
+	cutBefore, cutAfter bool
+}
+
+// atCut reports whether chunk[s:e] touches a hard cut of the chunk, so may
+// be a piece of something longer: it is not reported.
+func (c *collector) atCut(s, e int, chunk []byte) bool {
+	return c.cutBefore && s == 0 || c.cutAfter && e == len(chunk)
 }
 
 func newCollector(e *Extractor) *collector {
@@ -439,6 +454,9 @@ func (c *collector) token(chunk []byte, from, to int, st *tokenStats) {
 
 func (c *collector) hashes(chunk []byte, from, to int) {
 	hashSpans(chunk, from, to, func(s, e int) {
+		if c.atCut(s, e, chunk) {
+			return
+		}
 		run := chunk[s:e]
 		if t, ok := hashType(run); ok {
 			c.addLower(t, run)
@@ -448,6 +466,9 @@ func (c *collector) hashes(chunk []byte, from, to int) {
 
 func (c *collector) ipv4s(chunk []byte, from, to int) {
 	ipv4Spans(chunk, from, to, func(s, e int) {
+		if c.atCut(s, e, chunk) {
+			return
+		}
 		// Part of a longer dotted number: 1.2.3.4.5, an OID, a version.
 		if s >= 2 && chunk[s-1] == '.' && isDigit(chunk[s-2]) || e+1 < len(chunk) && chunk[e] == '.' && isDigit(chunk[e+1]) {
 			return
@@ -463,6 +484,9 @@ func (c *collector) ipv4s(chunk []byte, from, to int) {
 
 func (c *collector) ipv6s(chunk []byte, from, to int) {
 	ipv6Spans(chunk, from, to, func(s, e int) {
+		if c.atCut(s, e, chunk) {
+			return
+		}
 		cand := chunk[s:e]
 		// A colon ending a sentence ("at fe80::1:") is punctuation.
 		if len(cand) >= 2 && cand[len(cand)-1] == ':' && cand[len(cand)-2] != ':' {
@@ -478,6 +502,9 @@ func (c *collector) ipv6s(chunk []byte, from, to int) {
 
 func (c *collector) macs(chunk []byte, from, to int) {
 	macSpans(chunk, from, to, func(s, e int) {
+		if c.atCut(s, e, chunk) {
+			return
+		}
 		if !macAlone(chunk, s, e) {
 			return
 		}
@@ -514,6 +541,9 @@ func macAlone(chunk []byte, s, e int) bool {
 
 func (c *collector) emails(chunk []byte, from, to int) {
 	emailSpans(chunk, from, to, func(s, e int) {
+		if c.atCut(s, e, chunk) {
+			return
+		}
 		at := s + bytes.IndexByte(chunk[s:e], '@')
 		// The regexp's local part may start with dots: they are not in it.
 		for s < at && chunk[s] == '.' {
@@ -543,6 +573,9 @@ func (c *collector) emails(chunk []byte, from, to int) {
 
 func (c *collector) domains(chunk []byte, from, to int) {
 	domainSpans(chunk, from, to, func(s, e int) {
+		if c.atCut(s, e, chunk) {
+			return
+		}
 		if e < len(chunk) && chunk[e] == '@' {
 			return // an e-mail address's local part
 		}
@@ -829,9 +862,14 @@ func (c *collector) urls(chunk []byte, from, to int) {
 		if s < consumed {
 			return // inside the URL just read
 		}
-		if v, end := c.urlAt(chunk, s, e); v != "" {
+		v, end := c.urlAt(chunk, s, e)
+		if v == "" {
+			return
+		}
+		// Consumed even when not reported, so that no path is read twice.
+		consumed = end
+		if !c.atCut(s, end, chunk) {
 			c.add(URL, v)
-			consumed = end
 		}
 	})
 }
