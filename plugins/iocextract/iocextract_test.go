@@ -236,3 +236,34 @@ func TestContentUntouched(t *testing.T) {
 		t.Fatal("content was modified")
 	}
 }
+
+// One plugin serves concurrent scans (the engine runs a round's work in
+// parallel): every scan gets the same results as a scan alone.
+func TestConcurrentScans(t *testing.T) {
+	w := stoqtest.New[*Plugin](t, "iocextract", nil)
+	content, err := os.ReadFile("testdata/corpus/log.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := scanJSON(t, w, content)
+	errs := make(chan string, 8)
+	for range 8 {
+		go func() {
+			p := stoqtest.Payload(content, nil)
+			resp, err := w.Scan(context.Background(), p, stoqtest.Request(p))
+			switch {
+			case err != nil:
+				errs <- err.Error()
+			case !reflect.DeepEqual(stoqtest.JSON(t, resp.Results), want):
+				errs <- "results differ"
+			default:
+				errs <- ""
+			}
+		}()
+	}
+	for range 8 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
