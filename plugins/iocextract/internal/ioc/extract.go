@@ -862,28 +862,28 @@ func (c *collector) urls(chunk []byte, from, to int) {
 		if s < consumed {
 			return // inside the URL just read
 		}
-		v, end := c.urlAt(chunk, s, e)
+		v, end, rawEnd := c.urlAt(chunk, s, e)
 		if v == "" {
 			return
 		}
 		// Consumed even when not reported, so that no path is read twice.
 		consumed = end
-		if !c.atCut(s, end, chunk) {
+		if !c.atCut(s, rawEnd, chunk) {
 			c.add(URL, v)
 		}
 	})
 }
 
 // urlAt reads the URL whose scheme and "://" are chunk[s:rest] and returns
-// it normalized, with where it ends; "" when what follows is not a valid
-// host.
+// it normalized, with where it ends, and where it ended before trailing
+// punctuation was taken off; "" when what follows is not a valid host.
 //
 // The authority (user name, host, port) is read first, and the rest only
 // when the host is valid: the authority ends at the next '/', so the
 // authorities of successive candidates never overlap, and a valid URL's
 // path is never read again (candidates inside it are skipped), which keeps
 // the work linear in the text however many "http://" it holds.
-func (c *collector) urlAt(chunk []byte, s, rest int) (string, int) {
+func (c *collector) urlAt(chunk []byte, s, rest int) (url string, end, rawEnd int) {
 	authEnd := rest
 	for authEnd < len(chunk) {
 		b := chunk[authEnd]
@@ -893,13 +893,13 @@ func (c *collector) urlAt(chunk []byte, s, rest int) (string, int) {
 		authEnd++
 	}
 	if letterAfter(chunk, authEnd) {
-		return "", 0 // an internationalized host, which is not read
+		return "", 0, 0 // an internationalized host, which is not read
 	}
 	auth := chunk[rest:authEnd]
 	var userinfo []byte
 	if at := bytes.LastIndexByte(auth, '@'); at >= 0 {
 		if at == 0 {
-			return "", 0
+			return "", 0, 0
 		}
 		userinfo, auth = auth[:at+1], auth[at+1:]
 	}
@@ -908,11 +908,11 @@ func (c *collector) urlAt(chunk []byte, s, rest int) (string, int) {
 	if len(auth) > 0 && auth[0] == '[' {
 		closing := bytes.IndexByte(auth, ']')
 		if closing < 0 {
-			return "", 0
+			return "", 0, 0
 		}
 		addr, err := netip.ParseAddr(string(auth[1:closing]))
 		if err != nil || !addr.Is6() || addr.Zone() != "" {
-			return "", 0
+			return "", 0, 0
 		}
 		host, after = "["+addr.String()+"]", auth[closing+1:]
 	} else {
@@ -925,7 +925,7 @@ func (c *collector) urlAt(chunk []byte, s, rest int) (string, int) {
 		if host = ipv4Of(name); host == "" {
 			var to int
 			if host, _, to = c.e.tlds.domainOf(name, false); host == "" || to != len(name) {
-				return "", 0
+				return "", 0, 0
 			}
 		}
 	}
@@ -939,11 +939,13 @@ func (c *collector) urlAt(chunk []byte, s, rest int) (string, int) {
 	if len(port) < len(after) {
 		// Something that is not a port follows the host: the URL ends
 		// there ("http://a.example.com,http://b.example.com").
-		return sb.String(), authEnd - (len(after) - len(port))
+		end = authEnd - (len(after) - len(port))
+		return sb.String(), end, end
 	}
-	end := authEnd + trimURLTail(chunk[authEnd:urlEnd(chunk, authEnd)])
+	rawEnd = urlEnd(chunk, authEnd)
+	end = authEnd + trimURLTail(chunk[authEnd:rawEnd])
 	sb.Write(chunk[authEnd:end])
-	return sb.String(), end
+	return sb.String(), end, rawEnd
 }
 
 // portOf returns the port at the start of after (':' and 1 to 5 digits,

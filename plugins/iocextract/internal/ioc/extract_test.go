@@ -396,6 +396,15 @@ func TestHardCuts(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+	// A URL's path runs to the end of its chunk: only the last chunk's,
+	// which ends with the text, is whole.
+	unit = "0a:0b-0c.io@d0.com:hxxp://1.2.3.4/e3b0c44298fc1c149afbf4c8996fb924::"
+	text = strings.Repeat(unit, 3*chunkSize/len(unit))
+	urls := extract(t, text)["url"]
+	if len(urls) != 1 || !strings.HasPrefix(urls[0], "http://1.2.3.4/e3b0c44298fc1c149afbf4c8996fb924::0a:") ||
+		!strings.HasSuffix(text, strings.TrimPrefix(urls[0], "http://")[len("1.2.3.4"):]+"::") {
+		t.Errorf("%d URLs, want 1 running to the end of the text", len(urls))
+	}
 }
 
 // A cancelled context stops the extraction between chunks with what was
