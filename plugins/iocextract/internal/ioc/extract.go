@@ -112,8 +112,9 @@ type Found struct {
 //     number (1.2.3.4.5 and OIDs are not addresses); leading zeros are
 //     dropped.
 //   - ipv6: what net/netip parses as an IPv6 address (an IPv4 tail
-//     allowed, no zone), with at least two groups written, not touching a
-//     letter, digit, underscore or colon; written canonically (RFC 5952).
+//     allowed, a zone left off), with at least three groups written or one
+//     of four digits (see ipv6Of), not touching a letter, digit, underscore
+//     or colon; written canonically (RFC 5952).
 //   - mac_address: six pairs of hex digits joined all by ':' or all by
 //     '-', between boundaries, not part of a longer run of pairs (a key
 //     fingerprint), except the two addresses of a run of exactly 14 pairs
@@ -137,14 +138,17 @@ type Found struct {
 //     a host (a domain name as above, an IPv4 address, or an IPv6 address
 //     in brackets), an optional port (at most 65535), and the path, query
 //     and fragment up to whitespace, a quote, '<', '>', '`', '{', '}', '|',
-//     '\', '^' or a control character, less trailing punctuation (.,;:!?*'
+//     '\', '^', a control character, or a character outside ASCII that is
+//     not a letter, digit or mark, less trailing punctuation (.,;:!?*'
 //     and a ')' or ']' that closes nothing in the URL, and a trailing HTML
 //     entity such as &gt;). The scheme and host are normalized (hxxp and
 //     meow to http, fxp to ftp, the host lowercased as the domain rule
 //     says), the rest kept as written.
 //
 // Names and words that touch a letter outside ASCII are left alone, so a
-// part of an internationalized name is not reported as a name.
+// part of an internationalized name is not reported as a name. Where a
+// run without whitespace had to be cut between chunks, what touches the
+// cut is left out too: it may be a piece of something longer.
 func (e *Extractor) Extract(ctx context.Context, text []byte) (*Found, error) {
 	text = utf8Text(text)
 	c := newCollector(e)
