@@ -257,6 +257,10 @@ func (p *Plugin) resources(f *pe.File, resp *core.WorkerResponse) []Resource {
 	if f.Resources == nil {
 		return out
 	}
+	// Entries sharing their data are extracted once (the engine would
+	// de-duplicate them anyway; crafted files make thousands).
+	type span struct{ offset, size int64 }
+	extracted := map[span]bool{}
 	for _, typ := range f.Resources.Entries {
 		typeName := "unknown"
 		if !typ.NameIsString {
@@ -298,7 +302,8 @@ func (p *Plugin) resources(f *pe.File, resp *core.WorkerResponse) []Resource {
 					r.Offset = &offset
 				}
 				out = append(out, r)
-				if p.extractResources && len(content) > 0 {
+				if at := (span{offset, int64(len(content))}); p.extractResources && len(content) > 0 && !extracted[at] {
+					extracted[at] = true
 					meta := core.NewPayloadMeta()
 					meta.ExtraData = r.extraData()
 					resp.Extracted = append(resp.Extracted, core.ExtractedPayload{Content: content, PayloadMeta: meta})

@@ -49,6 +49,9 @@ func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 		return nil
 	}
 
+	if int64(len(names)) < numberOfNames*4 || int64(len(functions)) < numberOfFunctions*4 {
+		f.problem("export directory at RVA %#x claims %d functions and %d names, more than its tables hold", rva, numberOfFunctions, numberOfNames)
+	}
 	var exports []ExportedSymbol
 	// safetyBoundary is pefile's bound on the entries read from a table.
 	safetyBoundary := func(tableRVA int64) int64 {

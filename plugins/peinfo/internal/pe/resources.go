@@ -129,7 +129,8 @@ func (f *File) parseResourcesDirectory(rva, baseRVA int64, level int, path []int
 		if offsetToData>>31 == 1 {
 			child := baseRVA + int64(offsetToData&0x7fffffff)
 			if slices.Contains(path, child) {
-				break // a directory referring to one of its parents
+				f.problem("resource directory at RVA %#x loops back to itself or a parent", child)
+				break
 			}
 			sub := f.parseResourcesDirectory(child, baseRVA, level+1, append(path[:len(path):len(path)], child))
 			if sub == nil {
