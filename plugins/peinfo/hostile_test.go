@@ -336,3 +336,59 @@ func TestHostilePEs(t *testing.T) {
 		})
 	}
 }
+
+// richStub is a DOS stub holding a Rich header at 0x80 (where pefile looks
+// for it): 0x40 bytes of stub code, then DanS and three checksums, the
+// (tool id, count) pairs and "Rich" with the key, all XORed with the key.
+func richStub(pairs [][2]uint32) []byte {
+	const key = 0x5a17c0de
+	stub := make([]byte, 0x40)
+	copy(stub, "\x0e\x1f\xba\x0e\x00\xb4\x09\xcd\x21This program cannot be run in DOS mode.\r\r\n$")
+	words := []uint32{0x536e6144 ^ key, key, key, key}
+	for _, p := range pairs {
+		words = append(words, p[0]^key, p[1]^key)
+	}
+	words = append(words, 0x68636952, key, 0, 0)
+	for _, w := range words {
+		stub = binary.LittleEndian.AppendUint32(stub, w)
+	}
+	return stub
+}
+
+// The Rich header's hash equals pefile's get_rich_header_hash(); a "Rich"
+// with nothing after it (on which pefile raises) is no Rich header.
+func TestRichHeader(t *testing.T) {
+	b := newBuilder()
+	b.stub = richStub([][2]uint32{{0x00fd6b14, 3}, {0x01036b14, 12}, {0x00010000, 1}})
+	b.section(".text", 0x200)
+	valid := b.build()
+
+	// "Rich" at 0x80 and a key that makes it its own DanS: pefile then
+	// reads a checksum past the header's end and raises IndexError.
+	b = newBuilder()
+	b.stub = binary.LittleEndian.AppendUint32(append(make([]byte, 0x40), "Rich"...), 0x68636952^0x536e6144)
+	b.section(".text", 0x200)
+	cut := b.build()
+
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "valid"), filepath.Join(dir, "cut")}
+	for i, data := range [][]byte{valid, cut} {
+		if err := os.WriteFile(paths[i], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs := reference(t, paths...)
+	resp, ours := scan(t, nil, valid)
+	checkClean(t, "valid", resp, ours)
+	if ours["rich_header"] == "" || ours["rich_header"] != refs[0]["rich_header"] {
+		t.Errorf("rich_header %q, pefile's %q", ours["rich_header"], refs[0]["rich_header"])
+	}
+	if _, failed := refs[1]["error"]; !failed {
+		t.Errorf("pefile was expected to raise on a Rich header cut short: %v", refs[1])
+	}
+	resp, ours = scan(t, nil, cut)
+	checkClean(t, "cut", resp, ours)
+	if ours["rich_header"] != "" {
+		t.Errorf("rich_header %q for a cut Rich header", ours["rich_header"])
+	}
+}
