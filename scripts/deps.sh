@@ -7,10 +7,12 @@
 #   yara                   yara plugin tests compare with the yara command line
 #   libimage-exiftool-perl exif plugin
 #   osslsigncode           pecarve tests sign a PE to check Authenticode survives carving
+#   python3-pefile python3-cryptography gcc-mingw-w64 binutils-mingw-w64-x86-64  peinfo tests compare with pefile on mingw-built PEs
 #   pkg-config             finds libyara for cgo
 set -euo pipefail
 
 packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config)
+packages+=(python3-pefile python3-cryptography gcc-mingw-w64 binutils-mingw-w64-x86-64) # peinfo
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -102,15 +102,6 @@ func reference(t testing.TB, paths ...string) []map[string]any {
 	return out
 }
 
-func run(t testing.TB, dir, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
 func readPE(t testing.TB, name, path string) testPE {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -266,7 +257,6 @@ func buildMingw() ([]testPE, error) {
 // signer is a test code-signing chain: a CA and the leaf that signs.
 type signer struct {
 	chainPEM, keyPEM string // files
-	leaf, ca         *x509.Certificate
 }
 
 var (
@@ -357,7 +347,10 @@ func newSigner() (signer, error) {
 	if err != nil {
 		return signer{}, err
 	}
-	ca, _ := x509.ParseCertificate(caDER)
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return signer{}, err
+	}
 	leafTmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "stoq peinfo signer", Organization: []string{"stoq test corp"}, OrganizationalUnit: []string{"peinfo, tests"}, Country: []string{"US"}},
@@ -370,12 +363,11 @@ func newSigner() (signer, error) {
 	if err != nil {
 		return signer{}, err
 	}
-	leaf, _ := x509.ParseCertificate(leafDER)
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(leafKey)
 	if err != nil {
 		return signer{}, err
 	}
-	s := signer{chainPEM: filepath.Join(dir, "chain.pem"), keyPEM: filepath.Join(dir, "key.pem"), leaf: leaf, ca: ca}
+	s := signer{chainPEM: filepath.Join(dir, "chain.pem"), keyPEM: filepath.Join(dir, "key.pem")}
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
 	if err := os.WriteFile(s.chainPEM, chain, 0o600); err != nil {
