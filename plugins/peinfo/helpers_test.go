@@ -202,7 +202,8 @@ var (
 
 // mingwBuilt builds testdata/src with mingw-w64: app.exe (resources with
 // version information, TLS callbacks, imports by ordinal, a PDB reference),
-// lib.dll and lib32.dll (named, ordinal-only and forwarded exports).
+// lib.dll and lib32.dll (named, ordinal-only and forwarded exports) and
+// driver.sys (a kernel driver).
 func mingwBuilt(t testing.TB) []testPE {
 	t.Helper()
 	for _, tool := range []string{"x86_64-w64-mingw32-gcc", "i686-w64-mingw32-gcc"} {
@@ -234,6 +235,7 @@ func buildMingw() ([]testPE, error) {
 		{"x86_64-w64-mingw32-gcc", "-O1", "-o", "app.exe", src + "/app.c", "app.res", "libws2ord.a", "libotherord.a", "-Wl,--pdb=app.pdb"},
 		{"x86_64-w64-mingw32-gcc", "-O1", "-shared", "-o", "lib.dll", src + "/lib.c", src + "/lib.def"},
 		{"i686-w64-mingw32-gcc", "-O1", "-shared", "-o", "lib32.dll", src + "/lib.c", src + "/lib.def"},
+		{"x86_64-w64-mingw32-gcc", "-O1", "-nostdlib", "-Wl,--subsystem,native", "-Wl,--entry,DriverEntry", "-o", "driver.sys", src + "/driver.c", "-lntoskrnl"},
 	}
 	for _, step := range steps {
 		cmd := exec.Command(step[0], step[1:]...)
@@ -243,7 +245,7 @@ func buildMingw() ([]testPE, error) {
 		}
 	}
 	var out []testPE
-	for _, name := range []string{"app.exe", "lib.dll", "lib32.dll"} {
+	for _, name := range []string{"app.exe", "lib.dll", "lib32.dll", "driver.sys"} {
 		path := filepath.Join(dir, name)
 		data, err := os.ReadFile(path)
 		if err != nil {

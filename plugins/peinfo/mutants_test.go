@@ -25,8 +25,9 @@ var mutantKeys = []string{
 	"version_info", "rich_header",
 }
 
-// Damaged copies of real executables (header fields, directory contents,
-// the tables they point to, truncations: deterministic, seeded), compared
+// Damaged copies of real executables (header fields, section headers,
+// directory contents, the tables they point to, truncations:
+// deterministic, seeded), compared
 // with pefile key by key wherever pefile loads them: the rules that decide
 // what a damaged file yields are pefile's. peinfo must also read every file
 // pefile reads, and never panic.
@@ -202,7 +203,34 @@ func mutate(rng *rand.Rand, data []byte, regions [][2]int) ([]byte, string) {
 		}
 		return rng.Uint32()
 	}
-	switch rng.IntN(5) {
+	if os.Getenv("PEINFO_SECTION_MUTANTS") != "" {
+		lfanew := int(binary.LittleEndian.Uint32(b[0x3c:]))
+		n := int(binary.LittleEndian.Uint16(b[lfanew+6:]))
+		table := lfanew + 24 + int(binary.LittleEndian.Uint16(b[lfanew+20:]))
+		for range 1 + rng.IntN(2) {
+			i, j := rng.IntN(n), rng.IntN(n)
+			field := []int{8, 12, 16, 20}[rng.IntN(4)]
+			v := binary.LittleEndian.Uint32(b[table+40*j+field:])
+			v += uint32(rng.IntN(0x400)) - 0x200
+			binary.LittleEndian.PutUint32(b[table+40*i+field:], v)
+		}
+		return b, "sections"
+	}
+	switch rng.IntN(6) {
+	case 5:
+		// A section header field set near another section's: overlapping,
+		// misaligned or truncated sections, where pefile's address mapping
+		// rules (and its cache) decide what is read.
+		lfanew := int(binary.LittleEndian.Uint32(b[0x3c:]))
+		n := int(binary.LittleEndian.Uint16(b[lfanew+6:]))
+		table := lfanew + 24 + int(binary.LittleEndian.Uint16(b[lfanew+20:]))
+		for range 1 + rng.IntN(2) {
+			i, j := rng.IntN(n), rng.IntN(n)
+			field := []int{8, 12, 16, 20}[rng.IntN(4)] // VirtualSize, VirtualAddress, SizeOfRawData, PointerToRawData
+			v := binary.LittleEndian.Uint32(b[table+40*j+field:]) + uint32(rng.IntN(0x400)) - 0x200
+			binary.LittleEndian.PutUint32(b[table+40*i+field:], v)
+		}
+		return b, "sections"
 	case 0, 1:
 		r := regions[rng.IntN(len(regions))]
 		for range 1 + rng.IntN(3) {

@@ -190,7 +190,11 @@ func TestMingwFacts(t *testing.T) {
 			t.Errorf("resource types %v lack %s", types, want)
 		}
 	}
-	for _, lib := range built[1:] {
+	_, driver := scan(t, nil, built[3].data)
+	if driver["is_driver"] != true || driver["is_exe"] != false || driver["is_dll"] != false {
+		t.Errorf("driver.sys: is_driver %v, is_exe %v, is_dll %v", driver["is_driver"], driver["is_exe"], driver["is_dll"])
+	}
+	for _, lib := range built[1:3] {
 		_, res := scan(t, nil, lib.data)
 		if got := fmt.Sprint(res["exports"]); got != "[peinfo_add peinfo_data peinfo_sub peinfo_tick]" {
 			t.Errorf("%s: exports %s (named ones only, forwarder included, NONAME left out)", lib.name, got)

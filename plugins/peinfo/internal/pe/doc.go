@@ -28,9 +28,11 @@
 // it goes, so a hostile file costs bounded time and memory. Everything read
 // is a subslice of the input: nothing is copied.
 //
-// pefile keeps a "last section used" cache when mapping RVAs; it can change
-// the answer only when two sections' address ranges overlap, which only
-// crafted files do, and depends on every lookup pefile made before, so it is
-// not reproduced: with overlapping sections an RVA maps to the first section
-// (in virtual address order) that contains it.
+// pefile keeps a "last section used" cache when mapping RVAs, which decides
+// the mapping where sections' address ranges overlap (crafted files only).
+// This package keeps the same cache and makes the lookups pefile makes, in
+// its order, up to the end of the export directory, so headers, imports and
+// exports map exactly as in pefile; pefile then parses directories this
+// package does not (relocations, load configuration...), so with
+// overlapping sections later lookups may map differently.
 package pe

@@ -20,9 +20,13 @@ type ExportedSymbol struct {
 func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 	raw, err := f.getData(rva, 40)
 	if err != nil || len(raw) < 40 {
+		if err == nil {
+			f.touch(rva)
+		}
 		f.problem("export directory at RVA %#x cannot be read", rva)
 		return nil
 	}
+	f.touch(rva) // the directory's file offset
 	base := int64(le.Uint32(raw[16:]))
 	numberOfFunctions := int64(le.Uint32(raw[20:]))
 	numberOfNames := int64(le.Uint32(raw[24:]))
@@ -41,10 +45,15 @@ func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 		}
 		return f.getData(rva, min(n, entries*4))
 	}
-	names, err1 := table(addressOfNames, numberOfNames)
-	ordinals, err2 := table(addressOfNameOrdinals, numberOfNames)
-	functions, err3 := table(addressOfFunctions, numberOfFunctions)
-	if err1 != nil || err2 != nil || err3 != nil {
+	names, err := table(addressOfNames, numberOfNames)
+	var ordinals, functions []byte
+	if err == nil {
+		ordinals, err = table(addressOfNameOrdinals, numberOfNames)
+	}
+	if err == nil {
+		functions, err = table(addressOfFunctions, numberOfFunctions)
+	}
+	if err != nil {
 		f.problem("export directory at RVA %#x: its tables cannot be read", rva)
 		return nil
 	}
@@ -81,6 +90,7 @@ func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 			continue
 		}
 		if isForwarder(addr) {
+			f.touch(int64(addr)) // the forwarder's name
 			if _, err := f.offsetFromRVA(int64(addr)); err != nil {
 				continue
 			}
@@ -97,9 +107,13 @@ func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 			break
 		}
 		if _, err := f.offsetFromRVA(int64(nameRVA)); err != nil {
-			// pefile tries twice, counting two failures, then skips it.
-			failuresLeft -= 2
-			if failuresLeft <= 0 {
+			// pefile tries twice, counting each failure, then skips it.
+			if failuresLeft--; failuresLeft <= 0 {
+				completed = false
+				break
+			}
+			f.touch(int64(nameRVA))
+			if failuresLeft--; failuresLeft <= 0 {
 				completed = false
 				break
 			}
@@ -153,6 +167,8 @@ func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 			}
 		} else if addr == 0 {
 			continue
+		} else if isForwarder(addr) {
+			f.touch(int64(addr)) // the forwarder's name
 		}
 		addrCounts[addr]++
 		if addrCounts[addr] > maxRepeatedSymbol {
@@ -172,5 +188,6 @@ func (f *File) parseExportDirectory(rva, size int64) *ExportDirectory {
 	if len(exports) == 0 && isZero(raw[:40]) {
 		return nil
 	}
+	f.touch(int64(le.Uint32(raw[12:]))) // the DLL's name
 	return &ExportDirectory{Symbols: exports}
 }

@@ -84,8 +84,7 @@ type File struct {
 
 	optOffset  int64
 	header     []byte // pefile's self.header
-	overlaps   bool   // some sections' address ranges overlap
-	lastUsed   *Section
+	lastUsed   *Section // pefile's "last section used" cache
 	problems   []string
 	seen       map[string]bool
 	ctx        context.Context
@@ -117,6 +116,10 @@ func Parse(ctx context.Context, data []byte) (*File, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotPE, err)
 	}
 	f.parseSections(f.optOffset + int64(f.SizeOfOptionalHeader))
+	// pefile checks that the entry point lies in a section and the file.
+	if f.sectionByRVA(int64(f.AddressOfEntryPoint)) != nil {
+		f.touch(int64(f.AddressOfEntryPoint))
+	}
 	f.parseDataDirectories()
 	f.RichHeader = f.parseRichHeader()
 	return f, nil
@@ -385,19 +388,6 @@ func (f *File) parseSections(offset int64) {
 		}
 		s.minAddr, s.maxAddr = s.vaAdj, s.vaAdj+size
 	}
-	// Ranges start in section order (rounding down keeps the order), so
-	// they overlap when one starts before an earlier one ends.
-	var reach int64 = -1
-	for _, s := range f.Sections {
-		if s.maxAddr <= s.minAddr {
-			continue
-		}
-		if s.minAddr < reach {
-			f.overlaps = true
-		}
-		reach = max(reach, s.maxAddr)
-	}
-
 	end := offset
 	if n > 0 && len(f.Sections) > 0 {
 		end = offset + 40*int64(n)
@@ -477,9 +467,13 @@ func (f *File) adjustSectionAlignment(v int64) int64 {
 	return v
 }
 
-// sectionByRVA is pefile's get_section_by_rva.
+// sectionByRVA is pefile's get_section_by_rva, with its cache: the section
+// found last is tried first. Where sections' address ranges overlap (only
+// in crafted files), which section an RVA maps to depends on the lookups
+// made before it; so that imports and exports map as in pefile, their
+// parsers make the lookups pefile makes (see touch), in its order.
 func (f *File) sectionByRVA(rva int64) *Section {
-	if !f.overlaps && f.lastUsed != nil && f.lastUsed.containsRVA(rva) {
+	if f.lastUsed != nil && f.lastUsed.containsRVA(rva) {
 		return f.lastUsed
 	}
 	for _, s := range f.Sections {
@@ -510,6 +504,10 @@ func (f *File) getData(rva, length int64) ([]byte, error) {
 	}
 	return pySlice(src, rva, rva+length), nil
 }
+
+// touch looks rva up as pefile does at this point of its parse, for the
+// cache's sake: pefile reads something there that peinfo does not need.
+func (f *File) touch(rva int64) { f.sectionByRVA(rva) }
 
 // offsetFromRVA is pefile's get_offset_from_rva.
 func (f *File) offsetFromRVA(rva int64) (int64, error) {

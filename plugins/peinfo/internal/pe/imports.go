@@ -122,6 +122,7 @@ func (f *File) parseImports(oft, ft, maxLen int64) ([]ImportedSymbol, error) {
 			if !validFunctionName(name, false) {
 				name = []byte("*invalid*")
 			}
+			f.touch(clampRVA(entry + 2)) // the name's file offset
 			sym.Name, hasName = string(name), true
 		}
 		if !sym.ByOrdinal && !hasName {
@@ -170,6 +171,7 @@ func (f *File) importTable(rva, maxLen int64) []uint64 {
 			f.problem("import table at RVA %#x cannot be read", rva)
 			return nil
 		}
+		f.touch(rva) // the thunk's file offset
 		var v uint64
 		if size == 8 {
 			v = le.Uint64(data)

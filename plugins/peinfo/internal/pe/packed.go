@@ -55,8 +55,12 @@ func (f *File) IsProbablyPacked(entropy func(*Section) float64) bool {
 func (f *File) IsDLL() bool { return f.Characteristics&0x2000 != 0 }
 
 // IsDriver is pefile's is_driver: it imports from a kernel component, or
-// has a PAGE or PAGED section and a native subsystem.
+// it imports something and has a PAGE or PAGED section and a native
+// subsystem (without imports pefile gives up, section names unread).
 func (f *File) IsDriver() bool {
+	if len(f.Imports) == 0 {
+		return false
+	}
 	for _, imp := range f.Imports {
 		switch toLowerASCII(imp.DLL) {
 		case "ntoskrnl.exe", "hal.dll", "ndis.sys", "bootvid.dll", "kdcom.dll":
