@@ -83,7 +83,7 @@ type File struct {
 	RichHeader *RichHeader
 
 	optOffset  int64
-	header     []byte // pefile's self.header
+	header     []byte   // pefile's self.header
 	lastUsed   *Section // pefile's "last section used" cache
 	problems   []string
 	seen       map[string]bool
