@@ -41,6 +41,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 	results.Resources = p.resources(f, resp)
 	results.Certificates, problems = p.certificates(f, resp, problems)
 
-	problems = append(f.Problems(), problems...)
+	problems = slices.Concat(f.Problems(), problems)
 	results.IsValid = len(problems) == 0
 	for _, msg := range problems {
 		resp.Errors = append(resp.Errors, core.Errorf("%s", msg))
