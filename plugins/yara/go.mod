@@ -6,6 +6,7 @@ require github.com/stoq-go/stoq/core/v3 v3.0.0
 
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
+	golang.org/x/mod v0.43.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
 
