@@ -15,11 +15,14 @@ in it, the way the smtp worker reports it:
                (message/rfc822, global, news) with the headers of the
                message inside
 
-The worker departs from get_content() in one documented way, done here too:
+The worker departs from Python in two documented ways, done here too:
 a text part without a charset, or with an ASCII one, is decoded as UTF-8
-(Python decodes it as ASCII, every byte above 0x7F becoming U+FFFD). A
-charset Python does not know decodes as UTF-8 (Python raises LookupError).
-Where Python raises, the key is listed in "crashed" and not compared.
+(Python decodes it as ASCII, every byte above 0x7F becoming U+FFFD), and a
+Content-Transfer-Encoding that is the mechanism with only white space or
+comments around it ("base64 ") decodes by the mechanism (Python compares
+the whole header text and leaves such a body encoded). A charset Python
+does not know decodes as UTF-8 (Python raises LookupError). Where Python
+raises, the key is listed in "crashed" and not compared.
 """
 
 import codecs
@@ -27,8 +30,11 @@ import email
 import email.utils
 import hashlib
 import json
+import quopri
 import sys
-from email import policy
+from email import errors, policy
+from email._encoded_words import decode_b
+from email.message import _decode_uu
 
 
 def sanitize(s):
@@ -50,8 +56,36 @@ def headers_of(msg, crashed):
     return out
 
 
+def transfer_encoding(part):
+    h = part.get('content-transfer-encoding')
+    if h is None:
+        return ''
+    if not any(isinstance(d, errors.InvalidHeaderDefect) for d in h.defects):
+        return h.cte
+    return str(h).lower()
+
+
+def payload_bytes(part):
+    """Message.get_payload(decode=True), but with transfer_encoding()."""
+    if part.is_multipart():
+        return None
+    payload = part._payload
+    bpayload = payload.encode('ascii', 'surrogateescape') if isinstance(payload, str) else payload
+    cte = transfer_encoding(part)
+    if cte == 'quoted-printable':
+        return quopri.decodestring(bpayload)
+    if cte == 'base64':
+        return decode_b(b''.join(bpayload.splitlines()))[0]
+    if cte in ('x-uuencode', 'uuencode', 'uue', 'x-uue'):
+        try:
+            return _decode_uu(bpayload)
+        except ValueError:
+            return bpayload
+    return bpayload
+
+
 def text_of(part):
-    data = part.get_payload(decode=True)
+    data = payload_bytes(part)
     cs = part.get_param('charset')
     if isinstance(cs, tuple):
         cs = email.utils.collapse_rfc2231_value(cs)
@@ -97,7 +131,7 @@ def attachments_of(msg, crashed):
                 continue
             if rec['filename'] is None:
                 continue
-            data = part.get_payload(decode=True)
+            data = payload_bytes(part)
             rec['sha256'] = None if data is None else hashlib.sha256(data).hexdigest()
             rec['size'] = None if data is None else len(data)
             out.append(rec)
@@ -119,6 +153,13 @@ def analyse(data):
         try:
             part = msg.get_body(preferencelist=(subtype,))
             out[key] = '' if part is None else text_of(part)
+            if part is not None:
+                cs = part.get_param('charset')
+                out[key + '_codec'] = None
+                try:
+                    out[key + '_codec'] = codecs.lookup(cs).name if isinstance(cs, str) else None
+                except LookupError:
+                    pass
         except Exception:
             out['crashed'].append(key)
     out['attachments'] = attachments_of(msg, out['crashed'])

@@ -1,6 +1,6 @@
 package email
 
-//go:generate /usr/bin/python3 gen_codecs.py codec_tables.go
+//go:generate sh -c "/usr/bin/python3 gen_codecs.py codec_tables.go && gofmt -w codec_tables.go"
 
 import (
 	"strings"

@@ -62,8 +62,13 @@ type Rendered struct {
 	Disposition    string
 	HasDisposition bool
 	// CTE is a Content-Transfer-Encoding's mechanism, lowercased ("7bit"
-	// when the value has none).
+	// when the value has none): Python's cte attribute.
 	CTE string
+	// Encoding is what the body is decoded by: the mechanism when the
+	// value is the mechanism alone (white space and comments around it
+	// allowed), else the whole value lowercased, which is what Python's
+	// get_payload compares (so "base64 junk" is not decoded, as in Python).
+	Encoding string
 	// Err is ErrHeaderTooCostly when the value was rendered as unstructured
 	// text because parsing it as Python does would cost too much.
 	Err error
@@ -80,9 +85,8 @@ func RenderHeader(name string, raw []byte) Rendered {
 		// Python raises on this value (or it is too costly): show its text
 		// with encoded-words decoded, which is what it says.
 		r.Value = sanitize(renderUnstructured(value, math.MaxInt))
-		if kind == hCTE {
-			r.CTE = strings.ToLower(stripSpace(r.Value))
-		}
+		r.CTE = "7bit"
+		r.Encoding = strings.ToLower(r.Value)
 	}
 	return r
 }
@@ -140,11 +144,16 @@ func renderKind(kind headerKind, value string) (r Rendered, ok bool) {
 		}
 		r.Value, r.Disposition, r.HasDisposition = t.str(), disposition, has
 	case hCTE:
-		t, mechanism, err := p.parseContentTransferEncoding(value)
+		t, mechanism, clean, err := p.parseContentTransferEncoding(value)
 		if err != nil {
 			return r, false
 		}
 		r.Value, r.CTE = t.str(), mechanism
+		if clean {
+			r.Encoding = sanitize(mechanism)
+		} else {
+			r.Encoding = strings.ToLower(sanitize(r.Value))
+		}
 	case hMessageID:
 		r.Value = p.parseMessageID(value).str()
 	}

@@ -1852,16 +1852,21 @@ func (p *hp) parseContentDisposition(value string) (t *token, disposition string
 	return cd, disposition, ok, nil
 }
 
-func (p *hp) parseContentTransferEncoding(value string) (*token, string, error) {
+// parseContentTransferEncoding returns the parsed header, its mechanism
+// (Python's cte attribute) and whether the value is that mechanism alone,
+// with nothing but white space and comments around it.
+func (p *hp) parseContentTransferEncoding(value string) (*token, string, bool, error) {
 	cte := list(kList, "content-transfer-encoding")
 	mechanism := "7bit"
 	if value == "" {
-		return cte, mechanism, nil
+		return cte, mechanism, false, nil
 	}
+	clean := false
 	if tok, rest, err := p.getToken(value); err == nil {
 		cte.add(tok)
 		mechanism = strings.ToLower(stripSpace(tok.value()))
 		value = rest
+		clean = rest == "" && !tok.hasInvalid()
 	}
 	for value != "" {
 		p.spend(0)
@@ -1872,10 +1877,10 @@ func (p *hp) parseContentTransferEncoding(value string) (*token, string, error) 
 		}
 		ph, rest, err := p.getPhrase(value)
 		if err != nil {
-			return nil, "", err
+			return nil, "", false, err
 		}
 		cte.add(ph)
 		value = rest
 	}
-	return cte, mechanism, nil
+	return cte, mechanism, clean, nil
 }

@@ -56,11 +56,15 @@ func (part *Part) Param(header, name string) (ParamValue, bool) {
 	return GetParam(h.Value, name)
 }
 
-// ParamText is the parameter as text, RFC 2231 tuples collapsed.
+// ParamText is get_param's string (unquoted once, as get_param returns
+// it), an RFC 2231 tuple collapsed to its text.
 func (part *Part) ParamText(header, name string) (string, bool) {
 	v, ok := part.Param(header, name)
 	if !ok {
 		return "", false
+	}
+	if !v.RFC2231 {
+		return v.Text, true
 	}
 	return v.Collapse(), true
 }
@@ -141,14 +145,14 @@ func (part *Part) HeaderValue(name string) (string, bool) {
 	return r.Value, true
 }
 
-// TransferEncoding is the Content-Transfer-Encoding mechanism, lowercased
-// ("7bit" without one).
+// TransferEncoding is what the body is decoded by (Rendered.Encoding), ""
+// without a Content-Transfer-Encoding.
 func (part *Part) TransferEncoding() string {
 	r, ok := part.Get("content-transfer-encoding")
 	if !ok {
-		return "7bit"
+		return ""
 	}
-	return r.CTE
+	return r.Encoding
 }
 
 // Problems found while decoding a part.
@@ -162,9 +166,11 @@ const (
 // Decoded is the body with its transfer encoding undone, as
 // get_payload(decode=True): base64 and quoted-printable with Python's
 // leniency, uuencode, anything else as it is (a slice of the message). It
-// differs from Python in one way: the encoding is the header's mechanism
-// token, so "base64 " or "base64 (comment)" decode as base64, where Python
-// compares the whole header text and would return the encoded text.
+// differs from Python in one way: a header that is the mechanism with only
+// white space or comments around it ("base64 ", "base64 (sent by X)")
+// decodes by the mechanism, where Python compares the whole header text
+// and returns the encoded text, which hides the attachment from anything
+// that scans Python's result.
 // problem is one of the Problem constants when the encoded text was
 // damaged (what could be decoded is still returned), else "".
 func (part *Part) Decoded() (data []byte, problem string) {

@@ -184,7 +184,7 @@ func stripSpace(s string) string { return rstripSpace(lstripSpace(s)) }
 // fieldsPy is Python's str.split() without arguments.
 func fieldsPy(s string) []string { return strings.FieldsFunc(s, isSpace) }
 
-// joinFields is ''.join(s.split()): s without any white space.
+// joinFields is Python's "".join(s.split()): s without any white space.
 func joinFields(s string) string {
 	if strings.IndexFunc(s, isSpace) < 0 {
 		return s

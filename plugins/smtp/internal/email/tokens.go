@@ -14,34 +14,34 @@ import "strings"
 type kind uint8
 
 const (
-	kList         kind = iota // a plain TokenList
-	kValueTerm                // ValueTerminal: value is its text
-	kWSTerm                   // WhiteSpaceTerminal: value is " "
-	kEWWSTerm                 // white space between encoded words: "" for both
-	kWSList                   // CFWSList: value is " "
-	kComment                  // Comment: value " ", str re-quotes its text
-	kBareQuoted               // BareQuotedString: str is quoted, value is raw
-	kQuoted                   // QuotedString
-	kDisplayName              // DisplayName
-	kLocalPart                // LocalPart
-	kAddrSpec                 // AddrSpec
-	kDomain                   // Domain
-	kDomainLiteral            // DomainLiteral
-	kAngleAddr                // AngleAddr
-	kNameAddr                 // NameAddr
-	kMailbox                  // Mailbox
-	kInvalidMailbox           // InvalidMailbox: no display name, address
-	kGroup                    // Group
-	kGroupList                // GroupList
-	kMailboxList              // MailboxList
-	kAddress                  // Address
-	kAddressList              // AddressList
-	kEncodedWord              // EncodedWord
-	kMimeParams               // MimeParameters: str lists name="value"
-	kParameter                // Parameter (and InvalidParameter)
-	kAttribute                // Attribute
-	kValue                    // Value
-	kSection                  // Section
+	kList           kind = iota // a plain TokenList
+	kValueTerm                  // ValueTerminal: value is its text
+	kWSTerm                     // WhiteSpaceTerminal: value is " "
+	kEWWSTerm                   // white space between encoded words: "" for both
+	kWSList                     // CFWSList: value is " "
+	kComment                    // Comment: value " ", str re-quotes its text
+	kBareQuoted                 // BareQuotedString: str is quoted, value is raw
+	kQuoted                     // QuotedString
+	kDisplayName                // DisplayName
+	kLocalPart                  // LocalPart
+	kAddrSpec                   // AddrSpec
+	kDomain                     // Domain
+	kDomainLiteral              // DomainLiteral
+	kAngleAddr                  // AngleAddr
+	kNameAddr                   // NameAddr
+	kMailbox                    // Mailbox
+	kInvalidMailbox             // InvalidMailbox: no display name, address
+	kGroup                      // Group
+	kGroupList                  // GroupList
+	kMailboxList                // MailboxList
+	kAddress                    // Address
+	kAddressList                // AddressList
+	kEncodedWord                // EncodedWord
+	kMimeParams                 // MimeParameters: str lists name="value"
+	kParameter                  // Parameter (and InvalidParameter)
+	kAttribute                  // Attribute
+	kValue                      // Value
+	kSection                    // Section
 )
 
 type token struct {
@@ -66,7 +66,9 @@ func vterm(text, typ string) *token { return term(kValueTerm, text, typ) }
 
 func list(k kind, typ string, sub ...*token) *token { return &token{kind: k, typ: typ, sub: sub} }
 
-func (t *token) isTerminal() bool { return t.kind == kValueTerm || t.kind == kWSTerm || t.kind == kEWWSTerm }
+func (t *token) isTerminal() bool {
+	return t.kind == kValueTerm || t.kind == kWSTerm || t.kind == kEWWSTerm
+}
 
 func (t *token) add(sub ...*token) { t.sub = append(t.sub, sub...) }
 

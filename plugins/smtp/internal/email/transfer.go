@@ -98,7 +98,7 @@ func decodeBase64Lenient(in []byte) (out []byte, ok bool) {
 	return nil, false
 }
 
-// joinLines is b”.join(b.splitlines()): the bytes without their line
+// joinLines is Python's b"".join(b.splitlines()): the bytes without their line
 // breaks (\r\n, \r, \n).
 func joinLines(b []byte) []byte {
 	if bytes.IndexAny(b, "\r\n") < 0 {
