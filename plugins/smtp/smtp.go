@@ -220,12 +220,8 @@ func (p *Plugin) extract(part *email.Part, bodies map[*email.Part]bool, errs *er
 	meta.ShouldArchive = p.archiveAttachments
 	meta.ExtraData = extraData(part)
 	if part.IsAttachedMessage() {
-		data, problem := part.AttachedMessage()
-		if problem != "" {
-			errs.add(problem, describe(part, "attached message"))
-		}
 		meta.DispatchTo = []string{"smtp"}
-		return core.ExtractedPayload{Content: data, PayloadMeta: meta}, true
+		return core.ExtractedPayload{Content: part.AttachedMessage(), PayloadMeta: meta}, true
 	}
 	if _, named := part.Filename(); !named && !(p.extractUnnamed && part.Index > 0 && !bodies[part]) {
 		return core.ExtractedPayload{}, false

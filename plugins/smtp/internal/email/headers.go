@@ -72,6 +72,8 @@ type Rendered struct {
 	// Err is ErrHeaderTooCostly when the value was rendered as unstructured
 	// text because parsing it as Python does would cost too much.
 	Err error
+
+	params *params // the parameters of Value, parsed when first asked for
 }
 
 // RenderHeader renders the raw value of header name (the bytes after the
@@ -80,6 +82,9 @@ type Rendered struct {
 func RenderHeader(name string, raw []byte) Rendered {
 	value := unfold(raw)
 	kind := headerKinds[strings.ToLower(name)]
+	if r, ok := renderFast(kind, value); ok {
+		return r
+	}
 	r, ok := renderKind(kind, value)
 	if !ok {
 		// Python raises on this value (or it is too costly): show its text

@@ -129,21 +129,47 @@ type continuation struct {
 // GetParam is Message.get_param(name) on the header's rendered value: the
 // value _parseparam and utils.decode_params find for it, ok false where
 // Python returns the failobj (or raises).
-func GetParam(rendered, name string) (pv ParamValue, ok bool) {
+func GetParam(rendered, name string) (ParamValue, bool) {
+	return paramList(rendered).get(name)
+}
+
+// params is the list decode_params returns for a rendered value, in order;
+// get_param returns the first one of a name.
+type params struct {
+	names  []string
+	values []ParamValue
+	crash  bool // Python raises while building the list
+}
+
+func (ps *params) get(name string) (ParamValue, bool) {
+	if ps.crash {
+		return ParamValue{}, false
+	}
+	name = strings.ToLower(name)
+	for i, k := range ps.names {
+		if strings.ToLower(k) == name {
+			v := ps.values[i]
+			v.Text = unquote(v.Text)
+			return v, true
+		}
+	}
+	return ParamValue{}, false
+}
+
+func paramList(rendered string) (ps *params) {
+	ps = &params{}
 	defer func() {
 		if v := recover(); v != nil {
 			if _, crash := v.(pyCrash); !crash {
 				panic(v)
 			}
-			pv, ok = ParamValue{}, false
+			ps = &params{crash: true}
 		}
 	}()
-	name = strings.ToLower(name)
-	type kv struct {
-		k string
-		v ParamValue
+	add := func(k string, v ParamValue) {
+		ps.names = append(ps.names, k)
+		ps.values = append(ps.values, v)
 	}
-	var params []kv
 	var names []string
 	conts := map[string][]continuation{}
 	for i, p := range parseParams(rendered) {
@@ -154,7 +180,7 @@ func GetParam(rendered, name string) (pv ParamValue, ok bool) {
 			k, v = stripSpace(p), ""
 		}
 		if i == 0 {
-			params = append(params, kv{k, ParamValue{Text: v}})
+			add(k, ParamValue{Text: v})
 			continue
 		}
 		encoded := strings.HasSuffix(k, "*")
@@ -166,7 +192,7 @@ func GetParam(rendered, name string) (pv ParamValue, ok bool) {
 			conts[base] = append(conts[base], continuation{num, hasNum, v, encoded})
 			continue
 		}
-		params = append(params, kv{k, ParamValue{Text: `"` + quote(v) + `"`}})
+		add(k, ParamValue{Text: `"` + quote(v) + `"`})
 	}
 	for _, base := range names {
 		cs := conts[base]
@@ -183,7 +209,7 @@ func GetParam(rendered, name string) (pv ParamValue, ok bool) {
 		}
 		value := quote(joined.String())
 		if !extended {
-			params = append(params, kv{base, ParamValue{Text: `"` + value + `"`}})
+			add(base, ParamValue{Text: `"` + value + `"`})
 			continue
 		}
 		pv := ParamValue{RFC2231: true}
@@ -192,16 +218,9 @@ func GetParam(rendered, name string) (pv ParamValue, ok bool) {
 			pv.CharsetSet, pv.LangSet = true, true
 		}
 		pv.Text = `"` + value + `"`
-		params = append(params, kv{base, pv})
+		add(base, pv)
 	}
-	for _, p := range params {
-		if strings.ToLower(p.k) == name {
-			v := p.v
-			v.Text = unquote(v.Text)
-			return v, true
-		}
-	}
-	return ParamValue{}, false
+	return ps
 }
 
 // sortContinuations is list.sort() of (num, text, encoded) tuples; Python

@@ -64,7 +64,7 @@ type Part struct {
 	body        []span
 	defaultType string
 
-	rendered map[string]*Rendered
+	rendered []*Rendered // by header index, rendered when first asked for
 }
 
 // Message is a parsed message and what went wrong while reading it.

@@ -8,21 +8,19 @@ import (
 // Get returns the first header called name (case-insensitively), rendered
 // as Python shows it: Message.get(name).
 func (part *Part) Get(name string) (*Rendered, bool) {
-	key := strings.ToLower(name)
-	if r, ok := part.rendered[key]; ok {
-		return r, r != nil
-	}
-	if part.rendered == nil {
-		part.rendered = map[string]*Rendered{}
-	}
-	for _, h := range part.Headers {
-		if strings.EqualFold(h.Name, name) {
-			r := RenderHeader(h.Name, h.Raw)
-			part.rendered[key] = &r
-			return &r, true
+	for i, h := range part.Headers {
+		if len(h.Name) != len(name) || !strings.EqualFold(h.Name, name) {
+			continue
 		}
+		if part.rendered == nil {
+			part.rendered = make([]*Rendered, len(part.Headers))
+		}
+		if part.rendered[i] == nil {
+			r := RenderHeader(h.Name, h.Raw)
+			part.rendered[i] = &r
+		}
+		return part.rendered[i], true
 	}
-	part.rendered[key] = nil
 	return nil, false
 }
 
@@ -53,7 +51,10 @@ func (part *Part) Param(header, name string) (ParamValue, bool) {
 	if !ok {
 		return ParamValue{}, false
 	}
-	return GetParam(h.Value, name)
+	if h.params == nil {
+		h.params = paramList(h.Value)
+	}
+	return h.params.get(name)
 }
 
 // ParamText is get_param's string (unquoted once, as get_param returns
@@ -244,11 +245,19 @@ func (part *Part) IsAttachedMessage() bool {
 	return false
 }
 
-// AttachedMessage is the bytes of an attached message: its body, with the
-// transfer encoding (which RFC 2046 forbids on message/rfc822, but mailers
-// use) undone.
-func (part *Part) AttachedMessage() (data []byte, problem string) {
-	return part.Decoded()
+// AttachedMessage is the bytes of an attached message: its body as it is
+// in the message, as Python reads it, unless the part declares base64
+// (which RFC 2046 forbids on message/rfc822, but some mailers do) and the
+// body decodes as clean base64: then the decoded bytes, which Python would
+// have misread as a message.
+func (part *Part) AttachedMessage() []byte {
+	body := part.Body()
+	if part.TransferEncoding() == "base64" {
+		if out, ok := a2bValid(joinLines(body)); ok {
+			return out
+		}
+	}
+	return body
 }
 
 // Body finds the body as get_body(preferencelist=(subtype,)) does: the
