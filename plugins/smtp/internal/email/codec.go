@@ -45,7 +45,21 @@ type codec struct {
 	kind  codecKind
 	table *[256]uint16
 	enc   encoding.Encoding
+	// fix maps characters golang.org/x/text decodes differently from
+	// Python for this charset to Python's.
+	fix map[rune]rune
+	// userDefined decodes cp932's (or gb18030's) user-defined area as
+	// Python does.
+	userDefined bool
 }
+
+// JIS X 0208 as Python's shift_jis, euc_jp and iso2022_jp decode it, where
+// golang.org/x/text (WHATWG) uses Microsoft's mappings of the same bytes
+// (the wave dash, double vertical line, minus, cent, pound and not signs).
+var jisFix = map[rune]rune{0xFF5E: 0x301C, 0x2225: 0x2016, 0xFF0D: 0x2212, 0xFFE0: 0x00A2, 0xFFE1: 0x00A3, 0xFFE2: 0x00AC}
+
+// GB 2312 as Python's gb2312 decodes it (golang.org/x/text decodes GBK).
+var gb2312Fix = map[rune]rune{0x00B7: 0x30FB, 0x2014: 0x2015}
 
 const undefinedChar = 0xFFFE
 
@@ -143,7 +157,16 @@ func codecFor(module string) (*codec, bool) {
 		return &codec{name: module, kind: codecUTF8Sig}, true
 	}
 	if enc, ok := xtextCodecs[module]; ok {
-		return &codec{name: module, kind: codecXText, enc: enc}, true
+		c := &codec{name: module, kind: codecXText, enc: enc}
+		switch module {
+		case "shift_jis", "euc_jp", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_3", "iso2022_jp_ext":
+			c.fix = jisFix
+		case "gb2312":
+			c.fix = gb2312Fix
+		case "cp932", "gb18030":
+			c.userDefined = true
+		}
+		return c, true
 	}
 	return nil, false
 }
@@ -240,11 +263,72 @@ func (c *codec) decodeReplace(b []byte) string {
 	case codecUTF8Sig:
 		return DecodeUTF8(trimUTF8BOM(b))
 	}
+	if c.userDefined {
+		return c.decodeUserDefined(b)
+	}
+	return c.decodeXText(b)
+}
+
+func (c *codec) decodeXText(b []byte) string {
 	out, err := c.enc.NewDecoder().Bytes(b)
 	if err != nil {
 		return DecodeUTF8(b)
 	}
-	return string(out)
+	if c.fix == nil {
+		return string(out)
+	}
+	return strings.Map(func(r rune) rune {
+		if f, ok := c.fix[r]; ok {
+			return f
+		}
+		return r
+	}, string(out))
+}
+
+// decodeUserDefined decodes cp932 or gb18030 with their user-defined
+// areas (cp932's lead bytes 0xF0 to 0xF9, GB 18030's areas listed in
+// gb18030PrivateUse), which Python maps to private-use characters and
+// golang.org/x/text does not decode: those pairs are decoded here, the
+// text between them by golang.org/x/text.
+func (c *codec) decodeUserDefined(b []byte) string {
+	var sb strings.Builder
+	start := 0
+	gb := c.name == "gb18030"
+	for i := 0; i < len(b); {
+		lead := b[i]
+		isLead := (lead >= 0x81 && lead <= 0x9f) || (lead >= 0xe0 && lead <= 0xfc)
+		if gb {
+			isLead = lead >= 0x81 && lead <= 0xfe
+		}
+		if !isLead || i+1 == len(b) {
+			i++
+			continue
+		}
+		trail := b[i+1]
+		if gb && trail >= 0x30 && trail <= 0x39 {
+			i += 4 // a four-byte character
+			continue
+		}
+		var r rune
+		switch {
+		case gb:
+			r = gb18030PrivateUse[uint16(lead)<<8|uint16(trail)]
+		case lead >= 0xf0 && lead <= 0xf9 && ((trail >= 0x40 && trail <= 0x7e) || (trail >= 0x80 && trail <= 0xfc)):
+			offset := rune(trail) - 0x40
+			if trail >= 0x80 {
+				offset--
+			}
+			r = 0xE000 + rune(lead-0xf0)*188 + offset
+		}
+		if r != 0 {
+			sb.WriteString(c.decodeXText(b[start:i]))
+			sb.WriteRune(r)
+			start = i + 2
+		}
+		i += 2
+	}
+	sb.WriteString(c.decodeXText(b[start:]))
+	return sb.String()
 }
 
 func trimUTF8BOM(b []byte) []byte {

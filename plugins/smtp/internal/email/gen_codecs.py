@@ -38,6 +38,24 @@ def single_byte_codecs():
     return out
 
 
+def gb18030_private_use():
+    """The two-byte GB 18030 characters Python decodes to private-use
+    characters (the user-defined areas), which golang.org/x/text does not
+    decode."""
+    out = {}
+    for lead in range(0x81, 0xff):
+        for trail in range(0x40, 0xff):
+            if trail == 0x7f:
+                continue
+            try:
+                ch = bytes([lead, trail]).decode('gb18030')
+            except UnicodeDecodeError:
+                continue
+            if len(ch) == 1 and 0xE000 <= ord(ch) <= 0xF8FF:
+                out[lead << 8 | trail] = ord(ch)
+    return out
+
+
 def modules():
     names = []
     for m in pkgutil.iter_modules(encodings.__path__):
@@ -67,6 +85,12 @@ def main(path):
         f.write('}\n\n')
         f.write('// sbcsTables maps each single-byte codec to the character of every\n')
         f.write('// byte; 0xFFFE marks a byte the codec does not define.\n')
+        f.write('// gb18030PrivateUse maps two-byte GB 18030 characters to the private-use\n')
+        f.write('// characters Python decodes them to.\n')
+        f.write('var gb18030PrivateUse = map[uint16]rune{\n')
+        for k, v in sorted(gb18030_private_use().items()):
+            f.write('\t0x%04x: 0x%04x,\n' % (k, v))
+        f.write('}\n\n')
         f.write('var sbcsTables = map[string]*[256]uint16{\n')
         for name in sorted(tables):
             f.write('\t"%s": {\n' % name)
