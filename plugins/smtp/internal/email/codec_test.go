@@ -3,8 +3,8 @@ package email
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
