@@ -107,7 +107,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 			return nil, err
 		}
 		if *n.dst < 1 {
-			return nil, optionError(cfg, n.key, "want a positive integer")
+			return nil, cfg.OptionError(n.key, "want a positive integer")
 		}
 	}
 	for i, k := range p.iocKeys {
@@ -117,10 +117,6 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		"archive_attachments", p.archiveAttachments, "extract_iocs", p.extractIOCs,
 		"max_parts", p.limits.MaxParts, "max_depth", p.limits.MaxDepth)
 	return p, nil
-}
-
-func optionError(cfg *core.Config, key, want string) error {
-	return &core.OptionError{Plugin: cfg.Name(), Option: key, Value: cfg.String(key, ""), Source: cfg.Source(key), Want: want}
 }
 
 // Scan parses the payload as an e-mail message. It never fails on the
