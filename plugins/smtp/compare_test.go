@@ -52,6 +52,9 @@ func TestMessagesMatchPython(t *testing.T) {
 		}
 	}
 	paths = append(paths, writeFiles(t, mutDir, mutants)...)
+	if corpus := os.Getenv("SMTP_FUZZ_CORPUS"); corpus != "" {
+		paths = append(paths, fuzzCorpusFiles(t, corpus, filepath.Join(dir, "fuzz"))...) // a fuzz target's finds
+	}
 
 	want := pythonMessages(t, paths)
 	w := stoqtest.New[*Plugin](t, "smtp", nil)
@@ -76,4 +79,32 @@ func TestMessagesMatchPython(t *testing.T) {
 	}
 	t.Logf("%d messages compared with Python's email package, %d differ; %d bodies of damaged East Asian text decoded differently (tolerated)",
 		compared, failed, tolerated.Load())
+}
+
+// fuzzCorpusFiles writes the []byte inputs of a fuzz corpus folder (of
+// FuzzScan or FuzzParse) as message files into dir.
+func fuzzCorpusFiles(t *testing.T, corpus, dir string) []string {
+	entries, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(corpus, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(string(b), "\n", 2)
+		if len(lines) < 2 {
+			continue
+		}
+		raw, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lines[1]), "[]byte("), ")"))
+		if err == nil {
+			files[e.Name()+".eml"] = []byte(raw)
+		}
+	}
+	return writeFiles(t, dir, files)
 }

@@ -171,12 +171,6 @@ func codecFor(module string) (*codec, bool) {
 	return nil, false
 }
 
-// IsUTF8OrASCII reports whether the codec is UTF-8 or ASCII (whose text is
-// also UTF-8).
-func (c *codec) isUTF8OrASCII() bool {
-	return c.kind == codecASCII || c.kind == codecUTF8 || c.kind == codecUTF8Sig
-}
-
 // decodeEscaped decodes b strictly, keeping every byte that does not
 // decode as an escaped byte (Python's errors='surrogateescape'): the
 // result is in this package's internal form, and sanitize turns those

@@ -119,9 +119,7 @@ func parseDateTZ(value string) (parsedDate, bool) {
 	if month > 12 {
 		month -= 12
 	}
-	if strings.HasSuffix(dd, ",") {
-		dd = dd[:len(dd)-1]
-	}
+	dd = strings.TrimSuffix(dd, ",")
 	if i := strings.IndexByte(yy, ':'); i > 0 {
 		yy, tm = tm, yy
 	}

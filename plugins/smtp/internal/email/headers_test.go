@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,6 +125,9 @@ func TestHeadersMatchPython(t *testing.T) {
 		n = v
 	}
 	cases := append(append([]headerCase(nil), handHeaders...), generatedHeaders(seed, n)...)
+	if dir := os.Getenv("SMTP_FUZZ_CORPUS"); dir != "" {
+		cases = append(cases, fuzzCorpus(t, dir)...) // FuzzRenderHeader's finds
+	}
 	py := pythonHeaders(t, cases)
 	failures, compared, pyErrors := 0, 0, 0
 	fail := func(c headerCase, format string, args ...any) {
@@ -168,4 +172,35 @@ func TestHeadersMatchPython(t *testing.T) {
 		}
 	}
 	t.Logf("%d header values compared with Python, %d on which Python raises, %d differences", compared, pyErrors, failures)
+}
+
+// fuzzCorpus reads FuzzRenderHeader's corpus files (name, raw) from dir,
+// as header cases for every name the fuzz target renders.
+func fuzzCorpus(t *testing.T, dir string) []headerCase {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []headerCase
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(string(b), "\n", 3)
+		if len(lines) < 3 || !strings.HasPrefix(lines[2], "[]byte(") {
+			continue
+		}
+		raw, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lines[2]), "[]byte("), ")"))
+		if err != nil {
+			continue
+		}
+		// Header values as a message holds them: no line break at the ends.
+		raw = strings.Trim(raw, "\r\n")
+		for _, name := range []string{"Subject", "From", "To", "Date", "Message-ID", "MIME-Version", "Content-Type",
+			"Content-Disposition", "Content-Transfer-Encoding"} {
+			out = append(out, headerCase{name, []byte(raw)})
+		}
+	}
+	return out
 }

@@ -89,6 +89,14 @@ var (
 // starts reports whether s is not empty and its first byte is in set.
 func starts(s string, set *charset) bool { return s != "" && set.has(s[0]) }
 
+// dropFirst is Python's value[1:], which is "" for an empty value.
+func dropFirst(s string) string {
+	if s == "" {
+		return ""
+	}
+	return s[1:]
+}
+
 // first is Python's value[0] where Python does not check for an empty
 // value first: on an empty value Python raises IndexError.
 func first(s string) byte {
@@ -1674,7 +1682,7 @@ func (p *hp) getParameter(value string) (*token, string, error) {
 			}
 		}
 		appendto.add(vterm("'", "RFC2231-delimiter"))
-		value = value[1:]
+		value = dropFirst(value) // Python's value[1:] of an empty value is empty
 	}
 	if hasRemainder {
 		v := list(kValue, "value")

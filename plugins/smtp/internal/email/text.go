@@ -192,12 +192,6 @@ func joinFields(s string) string {
 	return strings.Join(fieldsPy(s), "")
 }
 
-// lowerPy is Python's str.lower() for the ASCII range, which is all that is
-// ever lowered in header names, types and parameter names: other letters
-// are left as they are (Python would lower them too; Go's ToLower agrees on
-// them, so strings.ToLower is used when text may be non-ASCII).
-func lowerPy(s string) string { return strings.ToLower(s) }
-
 // quoteString is the header parser's quote_string: the value between
 // double quotes with backslashes and quotes escaped.
 func quoteString(s string) string {

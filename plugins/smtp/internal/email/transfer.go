@@ -101,7 +101,7 @@ func decodeBase64Lenient(in []byte) (out []byte, ok bool) {
 // joinLines is Python's b"".join(b.splitlines()): the bytes without their line
 // breaks (\r\n, \r, \n).
 func joinLines(b []byte) []byte {
-	if bytes.IndexAny(b, "\r\n") < 0 {
+	if !bytes.ContainsAny(b, "\r\n") {
 		return b
 	}
 	out := make([]byte, 0, len(b))
