@@ -221,3 +221,36 @@ func TestEastAsianCodecsAgainstPython(t *testing.T) {
 		}
 	}
 }
+
+// The fast decoder of clean base64 gives what Python's lenient decoding
+// gives, whenever it accepts the text.
+func TestCleanBase64AgreesWithLenient(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	accepted := 0
+	for i := 0; i < 200_000; i++ {
+		var in []byte
+		if i%2 == 0 {
+			enc := base64.StdEncoding.EncodeToString(randomEncoded(r, "\x00\x01\xfe\xffab", 50))
+			for len(enc) > 0 {
+				n := min(len(enc), 1+r.IntN(12))
+				in = append(in, enc[:n]...)
+				enc = enc[n:]
+				in = append(in, []string{"\n", "\r\n", "\r", ""}[r.IntN(4)]...)
+			}
+		} else {
+			in = randomEncoded(r, "QUJDabc+/=\r\n", 24)
+		}
+		fast, ok := decodeCleanBase64(in)
+		if !ok {
+			continue
+		}
+		accepted++
+		slow, slowOK := decodeBase64Lenient(joinLines(in))
+		if !slowOK || string(fast) != string(slow) {
+			t.Fatalf("%q: fast %q, lenient %q %v", in, fast, slow, slowOK)
+		}
+	}
+	if accepted < 50_000 {
+		t.Errorf("only %d inputs accepted", accepted)
+	}
+}
