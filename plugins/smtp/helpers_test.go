@@ -19,7 +19,7 @@ import (
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
-// The reference is Python's email package, run with Debian's
+// The reference is Python's own email package, run with Debian's
 // /usr/bin/python3 (the python3 on PATH may be a pyenv build without
 // Debian's modules). Without it the comparisons are skipped, except under
 // CI (CI=true), where they fail.
@@ -29,10 +29,7 @@ const pythonPath = "/usr/bin/python3"
 func python(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(pythonPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (Debian's python3): %v", pythonPath, err)
-		}
-		t.Skipf("%s not found (apt-get install python3): %v", pythonPath, err)
+		stoqtest.Missing(t, "%s is not installed (apt-get install -y python3, or ./scripts/deps.sh): %v", pythonPath, err)
 	}
 	return pythonPath
 }
