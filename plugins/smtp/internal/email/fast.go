@@ -33,6 +33,10 @@ func renderFast(kind headerKind, value string) (Rendered, bool) {
 			typ, _, _ := strings.Cut(v, ";")
 			return Rendered{Value: v, CTE: "7bit", Disposition: strings.ToLower(typ), HasDisposition: true}, true
 		}
+	case hAddress:
+		if v, ok := simpleAddressList(value); ok {
+			return Rendered{Value: v, CTE: "7bit"}, true
+		}
 	case hCTE:
 		if value != "" && runOf(value, &setTokenEnds) == len(value) && isPrintableASCII(value) {
 			mech := strings.ToLower(value)
@@ -143,3 +147,85 @@ func isPrintableASCIIOrBlank(s string) bool {
 }
 
 func trimWSP(s string) string { return strings.TrimLeft(s, " \t") }
+
+// simpleAddressList renders a list of plain addresses, "Some Name
+// <local@domain>" or "local@domain" separated by commas, in ASCII atoms
+// (no quotes, comments, encoded-words, dots in the name, routes or
+// groups), which Python shows with the name's words joined by one space.
+func simpleAddressList(value string) (string, bool) {
+	if !isPrintableASCIIOrBlank(value) || strings.Contains(value, "=?") {
+		return "", false
+	}
+	var out []string
+	rest := value
+	for {
+		rest = trimWSP(rest)
+		var words []string
+		for rest != "" && rest[0] != '<' {
+			n := runOf(rest, &setAtomEnds)
+			if n == 0 {
+				break
+			}
+			words = append(words, rest[:n])
+			rest = trimWSP(rest[n:])
+		}
+		var addr string
+		if rest != "" && rest[0] == '<' {
+			spec, after, ok := simpleAddrSpec(rest[1:])
+			if !ok || after == "" || after[0] != '>' || len(words) == 0 {
+				return "", false
+			}
+			addr = strings.Join(words, " ") + " <" + spec + ">"
+			rest = after[1:]
+		} else {
+			// A bare addr-spec: the words read so far are its local part.
+			if len(words) != 0 {
+				return "", false
+			}
+			spec, after, ok := simpleAddrSpec(rest)
+			if !ok {
+				return "", false
+			}
+			addr, rest = spec, after
+		}
+		out = append(out, addr)
+		rest = trimWSP(rest)
+		if rest == "" {
+			return strings.Join(out, ", "), true
+		}
+		if rest[0] != ',' {
+			return "", false
+		}
+		rest = rest[1:]
+	}
+}
+
+// simpleAddrSpec reads dot-atom "@" dot-atom.
+func simpleAddrSpec(s string) (spec, rest string, ok bool) {
+	local, s, ok := simpleDotAtom(s)
+	if !ok || s == "" || s[0] != '@' {
+		return "", "", false
+	}
+	domain, s, ok := simpleDotAtom(s[1:])
+	if !ok {
+		return "", "", false
+	}
+	return local + "@" + domain, s, true
+}
+
+// simpleDotAtom reads atext runs separated by single dots.
+func simpleDotAtom(s string) (string, string, bool) {
+	i := 0
+	for {
+		n := runOf(s[i:], &setAtomEnds)
+		if n == 0 {
+			return "", "", false
+		}
+		i += n
+		if i < len(s) && s[i] == '.' {
+			i++
+			continue
+		}
+		return s[:i], s[i:], true
+	}
+}

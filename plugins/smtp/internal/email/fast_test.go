@@ -15,8 +15,16 @@ func simpleHeaders(n int) []headerCase {
 	var out []headerCase
 	for i := 0; i < n; i++ {
 		var sb strings.Builder
-		name := pick("Content-Type", "Content-Disposition", "Content-Transfer-Encoding", "Subject")
+		name := pick("Content-Type", "Content-Disposition", "Content-Transfer-Encoding", "Subject", "From", "To")
 		switch name {
+		case "From", "To":
+			for k := 1 + r.IntN(3); k > 0; k-- {
+				sb.WriteString(pick("", "John ", "John  Doe ", "J. Doe ", "\"Doe, J\" ", "Ann\tLee", "x "))
+				sb.WriteString(pick("<a@b.c>", "a@b.c", "<a.b@c>", "a..b@c", "<a@b", "a@b.", "<>", "a@[1.2.3.4]", "a @b", "<a@b> ", " a@b"))
+				sb.WriteString(pick(", ", ",", " , ", ";", ""))
+			}
+			out = append(out, headerCase{name, []byte(strings.TrimSpace(sb.String()))})
+			continue
 		case "Content-Type":
 			sb.WriteString(pick("text/plain", "multipart/mixed", "application/octet-stream", "Text/HTML", "text/plain ", "text /plain", "x/y/z"))
 		case "Content-Disposition":

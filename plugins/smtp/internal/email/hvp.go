@@ -129,6 +129,16 @@ func (p *hp) spend(n int) {
 	}
 }
 
+// spendScan charges a search for the bytes it read: up to what it found
+// at i, or all n when it found nothing.
+func (p *hp) spendScan(i, n int) {
+	if i < 0 {
+		p.spend(n)
+	} else {
+		p.spend(i)
+	}
+}
+
 // offset returns where s starts in p.base when s is a suffix of it, else -1.
 func (p *hp) offset(s string) int {
 	if len(s) > len(p.base) {
@@ -148,8 +158,9 @@ func (p *hp) offset(s string) int {
 func (p *hp) indexQE(s string) int {
 	o := p.offset(s)
 	if o < 0 {
-		p.spend(len(s))
-		return strings.Index(s, "?=")
+		i := strings.Index(s, "?=")
+		p.spendScan(i, len(s))
+		return i
 	}
 	at := p.cachedIndex(o, "?=", &p.qeFrom, &p.qeAt)
 	if at < 0 {
@@ -164,8 +175,8 @@ func (p *hp) indexWSP(s string) int {
 	o := p.offset(s)
 	var i int
 	if o < 0 {
-		p.spend(len(s))
 		i = strings.IndexAny(s, " \t")
+		p.spendScan(i, len(s))
 	} else if at := p.cachedIndex(o, "", &p.wsFrom, &p.wsAt); at >= 0 {
 		i = at - o
 	} else {
@@ -182,11 +193,14 @@ func (p *hp) indexWSP(s string) int {
 // is *at. Searches move the cache, so walking forward costs one pass.
 func (p *hp) cachedIndex(o int, pattern string, from, at *int) int {
 	find := func(s string) int {
-		p.spend(len(s))
+		var i int
 		if pattern == "" {
-			return strings.IndexAny(s, " \t")
+			i = strings.IndexAny(s, " \t")
+		} else {
+			i = strings.Index(s, pattern)
 		}
-		return strings.Index(s, pattern)
+		p.spendScan(i, len(s))
+		return i
 	}
 	switch {
 	case *from >= 0 && o >= *from && (*at < 0 || o <= *at):
@@ -1515,8 +1529,8 @@ func getSection(value string) (*token, string, error) {
 		sec.defect() // leading 0
 	}
 	for _, c := range digits {
-		if sec.number < 1<<40 {
-			sec.number = sec.number*10 + int(c-'0')
+		if x := sec.ext(); x.number < 1<<40 {
+			x.number = x.number*10 + int(c-'0')
 		}
 	}
 	sec.add(vterm(digits, "digits"))
@@ -1556,7 +1570,7 @@ func (p *hp) getValue(value string) (*token, string, error) {
 func (p *hp) getParameter(value string) (*token, string, error) {
 	orig := value
 	param := list(kParameter, "parameter")
-	param.charset = "us-ascii"
+	param.ext().charset = "us-ascii"
 	attr, value, err := p.getAttribute(value)
 	if err != nil {
 		return nil, orig, err
@@ -1568,7 +1582,7 @@ func (p *hp) getParameter(value string) (*token, string, error) {
 	}
 	if value[0] == '*' {
 		if sec, rest, err := getSection(value); err == nil {
-			param.sectioned = true
+			param.ext().sectioned = true
 			param.add(sec)
 			value = rest
 		}
@@ -1578,7 +1592,7 @@ func (p *hp) getParameter(value string) (*token, string, error) {
 		if value[0] == '*' {
 			param.add(vterm("*", "extended-parameter-marker"))
 			value = value[1:]
-			param.extended = true
+			param.ext().extended = true
 		}
 	}
 	if first(value) != '=' {
@@ -1594,7 +1608,7 @@ func (p *hp) getParameter(value string) (*token, string, error) {
 	var remainder string
 	hasRemainder := false
 	appendto := param
-	if param.extended && value != "" && value[0] == '"' {
+	if param.extended() && value != "" && value[0] == '"' {
 		// Double quotes around an extended value, a common mistake.
 		qstring, rem, err := p.getQuotedString(value)
 		if err != nil {
@@ -1638,7 +1652,7 @@ func (p *hp) getParameter(value string) (*token, string, error) {
 			return nil, orig, err
 		}
 	}
-	if !param.extended || param.sectionNumber() > 0 {
+	if !param.extended() || param.sectionNumber() > 0 {
 		if value == "" || value[0] != '\'' {
 			appendto.add(tok)
 			if hasRemainder {
@@ -1663,7 +1677,7 @@ func (p *hp) getParameter(value string) (*token, string, error) {
 				}
 			}
 			appendto.add(t)
-			param.charset = t.value()
+			param.ext().charset = t.value()
 		}
 		if value[0] != '\'' {
 			return nil, orig, errParse

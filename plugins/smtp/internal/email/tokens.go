@@ -53,11 +53,38 @@ type token struct {
 	// are the only defects that change what Python shows (a mailbox with
 	// one anywhere inside is invalid).
 	invalid int
-	// Parameter attributes.
-	sectioned, extended bool
-	charset             string
-	// Section number.
-	number int
+	// What only parameters and sections have.
+	x *tokenExtra
+}
+
+type tokenExtra struct {
+	sectioned, extended bool   // a parameter's name*N, name*
+	charset             string // a parameter's RFC 2231 charset
+	number              int    // a section's N
+}
+
+// ext returns the parameter or section attributes, created when first
+// set.
+func (t *token) ext() *tokenExtra {
+	if t.x == nil {
+		t.x = &tokenExtra{}
+	}
+	return t.x
+}
+
+func (t *token) sectioned() bool { return t.x != nil && t.x.sectioned }
+func (t *token) extended() bool  { return t.x != nil && t.x.extended }
+func (t *token) number() int {
+	if t.x == nil {
+		return 0
+	}
+	return t.x.number
+}
+func (t *token) charset() string {
+	if t.x == nil {
+		return ""
+	}
+	return t.x.charset
 }
 
 func term(k kind, text, typ string) *token { return &token{kind: k, typ: typ, text: text} }
@@ -427,8 +454,8 @@ func (t *token) allMailboxes() []*token {
 // Parameter properties.
 
 func (t *token) sectionNumber() int {
-	if t.sectioned {
-		return t.at(1).number
+	if t.sectioned() {
+		return t.at(1).number()
 	}
 	return 0
 }
@@ -489,19 +516,19 @@ func (t *token) params() []param {
 			}
 		}
 		first := sorted[0].p
-		charset := first.charset
-		if !first.extended && len(sorted) > 1 && sorted[1].n == 0 {
+		charset := first.charset()
+		if !first.extended() && len(sorted) > 1 && sorted[1].n == 0 {
 			sorted = sorted[:1]
 		}
 		var value strings.Builder
 		i := 0
 		for _, pt := range sorted {
-			if pt.n != i && !pt.p.extended {
+			if pt.n != i && !pt.p.extended() {
 				continue
 			}
 			i++
 			v := pt.p.paramValue()
-			if pt.p.extended {
+			if pt.p.extended() {
 				v = decodeExtendedValue(v, charset)
 			}
 			value.WriteString(v)
