@@ -17,10 +17,6 @@ import (
 // elsewhere the test is skipped with the apt-get line that brings it.
 func requireTool(t testing.TB, name, debianPackage string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
 	return stoqtest.Command(t, name, debianPackage)
 }
 
