@@ -19,7 +19,7 @@ build: deps
 
 demo: build
 	$(GO) run ./tools/cmd/demo-sample -o $(DEMO)
-	$(BIN) scan $(DEMO)/invoice.pdf -R yara -a hash exif
+	$(BIN) scan $(DEMO)/invoice.eml -R yara -a hash --plugin-opts smtp:extract_iocs=true
 
 vet:
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

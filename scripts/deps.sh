@@ -17,6 +17,7 @@ packages+=(libmagic-dev file zip p7zip-full zstd lz4) # mimetype plugin (cgo lib
 packages+=(zip unzip p7zip-full bzip2 xz-utils zstd gcab cpio binutils) # decompress tests make archives with them; 7z is its fallback (cab, ar, cpio, ...)
 packages+=(publicsuffix) # iocextract tests: the shipped TLD list is checked against Debian's list
 packages+=(python3-pefile python3-cryptography gcc-mingw-w64 binutils-mingw-w64-x86-64) # peinfo
+packages+=(python3) # smtp tests compare with Python's email package (/usr/bin/python3)
 packages+=(git) # tools/release: git ls-files for the module zips, release tags; builder tests: bare repositories
 missing=()
 for p in "${packages[@]}"; do

@@ -452,3 +452,39 @@ func TestEmailPipeline(t *testing.T) {
 		t.Errorf("%d executables carved from the document, want %d", carved, len(exes))
 	}
 }
+
+// TestPEBehindAnMZFloodIsCarved: a real executable placed behind 2 MiB of
+// "MZ" markers (an evasion of quadratic dispatch rules) is still routed to
+// pecarve by yara's shipped rules and carved with its own hashes.
+func TestPEBehindAnMZFloodIsCarved(t *testing.T) {
+	exes, err := sample.Executables(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := exes[0].Content
+	flood := append(bytes.Repeat([]byte("MZ"), 1<<20), exe...)
+	path := filepath.Join(t.TempDir(), "flood.bin")
+	if err := os.WriteFile(path, flood, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := stoq(t, ctx, "scan", path, "-R", "yara", "-a", "hash")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("stoq scan: %v\n%s", err, stderr.Bytes())
+	}
+	var r core.StoqResponse
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := digestsOf(exe[:sectionsEnd(t, exe)]).SHA256
+	for _, res := range r.Results {
+		if contains(res.ExtractedBy, "pecarve") && hashResult(t, res).SHA256 == want {
+			return
+		}
+	}
+	t.Fatalf("the executable behind the flood was not carved; %d payloads, errors %v", len(r.Results), r.Errors)
+}
