@@ -179,8 +179,8 @@ func TestModuleVersion(t *testing.T) {
 
 func TestHelpHasExamples(t *testing.T) {
 	for cmd, want := range map[string]string{
-		"scan":    "stoq scan /tmp/bad.exe -s hash pecarve",
-		"run":     "stoq run -P dirmon -C filedir -a hash pecarve",
+		"scan":    "stoq scan /tmp/bad.exe -s hash peinfo",
+		"run":     "stoq run -P dirmon -C filedir -a hash peinfo",
 		"list":    "stoq list",
 		"version": "stoq version",
 	} {

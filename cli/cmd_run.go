@@ -11,9 +11,8 @@ import (
 	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
-const runExamples = `  # Monitor a folder for new files, hash them and carve executables out,
-  # save results to disk:
-  stoq run -P dirmon -C filedir -a hash pecarve \
+const runExamples = `  # Monitor a folder for new files, hash and peinfo them, save results to disk:
+  stoq run -P dirmon -C filedir -a hash peinfo \
       --plugin-opts dirmon:source_dir=/tmp/monitor filedir:results_dir=/tmp/results
 
   # Ingest a folder's files, force every payload through yara and exif,
@@ -39,7 +38,7 @@ It ends when every provider is done. SIGINT or SIGTERM stops the providers,
 lets the scans already queued or running finish and be saved, then exits 0;
 a second signal exits at once with status 130.
 
-Multi-value flags take several words, as in stoQ: -a hash yara.`,
+Multi-value flags take several words, as in stoQ: -a hash peinfo.`,
 		Example: runExamples,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

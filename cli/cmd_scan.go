@@ -12,8 +12,8 @@ import (
 const scanExamples = `  # Scan a file with the plugins and dispatch rules of stoq.cfg:
   stoq scan mybadfile.exe
 
-  # Scan a file and force it through the hash and pecarve plugins:
-  stoq scan /tmp/bad.exe -s hash pecarve
+  # Scan a file and force it through the hash and peinfo plugins:
+  stoq scan /tmp/bad.exe -s hash peinfo
 
   # Scan content piped on stdin, hashing it and every payload extracted:
   cat mail.eml | stoq scan - -a hash
@@ -37,7 +37,7 @@ stdout as indented JSON. The exit status is 0 even when plugins recorded
 errors in the response (use --fail-on-error to exit 1 then), and 2 when
 nothing could be scanned (a missing or empty file, a bad flag or config).
 
-Multi-value flags take several words, as in stoQ: -s hash yara. ` + fileRuleHelp,
+Multi-value flags take several words, as in stoQ: -s hash peinfo. ` + fileRuleHelp,
 		Example:           scanExamples,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeScanFile,
@@ -51,7 +51,7 @@ Multi-value flags take several words, as in stoQ: -s hash yara. ` + fileRuleHelp
 
 // fileRuleHelp explains where scan finds its FILE.
 const fileRuleHelp = `Put FILE
-first (stoq scan FILE -s hash yara); when it comes after a multi-value
+first (stoq scan FILE -s hash peinfo); when it comes after a multi-value
 flag, it is still found if it is the last word of that flag and names an
 existing file or cannot be a value of the flag; -- before FILE ends all doubt.`
 
