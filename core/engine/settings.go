@@ -219,20 +219,23 @@ func resolveSettings(layers []settingsLayer) (Settings, []string, error) {
 	for _, l := range layers {
 		for _, key := range slices.Sorted(maps.Keys(l.values)) {
 			if !known[key] && !ignoredKeys[key] {
-				warnings = append(warnings, l.describe(key, "")+": not a [core] setting of this stoq (ignored)")
+				warnings = append(warnings, l.describe(printableKey(key), "")+": not a [core] setting of this stoq (ignored)")
 			}
 		}
 	}
 	return s, warnings, nil
 }
 
-// quote prints a value for an error message: quoted, with control bytes
-// and invalid UTF-8 escaped, and cut short, so that a binary file given as
-// stoq.cfg cannot write raw bytes to the terminal.
-func quote(v string) string {
-	const most = 80
-	if len(v) > most {
-		return strconv.QuoteToASCII(v[:most]) + "…"
+// printableKey is a key as the user wrote it when it is plain text,
+// quoted otherwise (a key read from a binary file).
+func printableKey(k string) string {
+	for _, r := range k {
+		if r <= ' ' || r > '~' {
+			return quote(k)
+		}
 	}
-	return strconv.QuoteToASCII(v)
+	return k
 }
+
+// quote prints a value for an error message (configparser.Quote).
+func quote(v string) string { return configparser.Quote(v) }

@@ -25,7 +25,15 @@ type Sections map[string]map[string]string
 // kept), indented continuation lines, `%%` for `%`, case-insensitive
 // section names and keys. Keys of a [DEFAULT] section are visible in every
 // section, as in configparser.
+//
+// It is strict as configparser is by default: text before the first
+// section, a line that is neither a section header nor KEY = VALUE (an
+// empty key included), and a section or an option given twice are errors
+// naming the line. Errors quote what they echo (see Quote).
 func Parse(data []byte) (Sections, error) {
+	if err := checkStrict(data); err != nil {
+		return nil, err
+	}
 	f, err := ini.LoadSources(ini.LoadOptions{
 		Insensitive:                true,
 		IgnoreInlineComment:        true,
@@ -34,7 +42,7 @@ func Parse(data []byte) (Sections, error) {
 		KeyValueDelimiters:         "=:",
 	}, data)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(Sanitize(err.Error()))
 	}
 	out := Sections{}
 	defaults := map[string]string{}
