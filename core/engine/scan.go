@@ -40,6 +40,9 @@ type scanState struct {
 	// asked remembers (payload, dispatcher) pairs a ContentDispatcher has
 	// answered, so it is asked once per payload.
 	asked map[dispatch]struct{}
+	// limits keeps count of max_payloads, max_extracted_bytes and
+	// max_payload_size (limits.go).
+	limits requestLimits
 }
 
 func (st *scanState) addError(e core.Error) { st.req.Errors = append(st.req.Errors, e) }
@@ -56,7 +59,8 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	if err := normalizeRequest(req); err != nil {
 		return nil, err
 	}
-	st := &scanState{req: req}
+	st := &scanState{req: req, limits: requestLimits{closedBy: numLimits}}
+	s.refuseOversizedRoots(st)
 	pending := firstDispatches(req, startDispatch)
 	if s.settings.MaxRecursion == 0 {
 		s.noRounds(st, &pending)
@@ -68,6 +72,9 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 		}
 		pending = next
 		s.addExtracted(st, extracted, round, &pending)
+	}
+	for _, e := range st.limits.errors(s.settings) {
+		st.addError(e)
 	}
 	s.archive(ctx, st)
 	resp := newResponse(req)
@@ -399,27 +406,27 @@ func fill(e core.Error, plugin, payloadID string) core.Error {
 
 // addExtracted adds the payloads extracted in a round to the request,
 // de-duplicated by sha256: a duplicate extends the first one's extracted_by
-// and extracted_from instead. Payloads extracted in the last round are
-// recorded with an Error, as nothing will scan them.
+// and extracted_from instead. The request's limits may drop some (see
+// limits.go). Payloads extracted in the last round are recorded with an
+// Error, as nothing will scan them.
 func (s *Stoq) addExtracted(st *scanState, extracted []*core.Payload, round int, pending *dispatchSet) {
 	if len(extracted) == 0 {
 		return
 	}
-	if st.hashes == nil {
-		st.hashes = make(map[[32]byte][]int, len(st.req.Payloads)+len(extracted))
-		for i, p := range st.req.Payloads {
-			h := sha256.Sum256(p.Content)
-			st.hashes[h] = append(st.hashes[h], i)
-		}
-	}
 	for _, ex := range extracted {
-		h := sha256.Sum256(ex.Content)
-		if firsts, seen := st.hashes[h]; seen {
+		var h [32]byte
+		duplicate := func() bool {
+			st.indexHashes(s.settings.MaxPayloadSize)
+			h = sha256.Sum256(ex.Content)
+			firsts, seen := st.hashes[h]
 			for _, i := range firsts {
 				r := st.req.Payloads[i].Results
 				r.ExtractedBy = append(r.ExtractedBy, ex.Results.ExtractedBy...)
 				r.ExtractedFrom = append(r.ExtractedFrom, ex.Results.ExtractedFrom...)
 			}
+			return seen
+		}
+		if !st.limits.admit(s.settings, len(st.req.Payloads), ex, duplicate) {
 			continue
 		}
 		st.req.Payloads = append(st.req.Payloads, ex)
@@ -433,5 +440,22 @@ func (s *Stoq) addExtracted(st *scanState, extracted []*core.Payload, round int,
 				pending.add(dispatch{idx, w})
 			}
 		}
+	}
+}
+
+// indexHashes builds, at the first extraction, the index of the sha256 of
+// every payload's content (a root over maxSize, which no extracted payload
+// can equal, is not read).
+func (st *scanState) indexHashes(maxSize int64) {
+	if st.hashes != nil {
+		return
+	}
+	st.hashes = make(map[[32]byte][]int, len(st.req.Payloads))
+	for i, p := range st.req.Payloads {
+		if int64(len(p.Content)) > maxSize {
+			continue
+		}
+		h := sha256.Sum256(p.Content)
+		st.hashes[h] = append(st.hashes[h], i)
 	}
 }

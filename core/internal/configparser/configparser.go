@@ -126,6 +126,30 @@ func ParseInt(s string) (int, error) {
 	return n, nil
 }
 
+// ParseSize reads a size in bytes: a whole decimal number, optionally
+// followed by a binary unit KiB, MiB, GiB or TiB (any case, blanks
+// allowed before it): "1073741824", "1GiB", "512 MiB".
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	lower := strings.ToLower(s)
+	for i, unit := range []string{"kib", "mib", "gib", "tib"} {
+		if strings.HasSuffix(lower, unit) {
+			mult = 1 << (10 * (i + 1))
+			s = strings.TrimSpace(s[:len(s)-len(unit)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || err == nil && n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("out of range")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("not a size in bytes")
+	}
+	return n * mult, nil
+}
+
 // SplitList splits a comma-separated list, trimming items and dropping
 // empty ones.
 func SplitList(s string) []string {
