@@ -79,11 +79,11 @@ const (
 	// (twice that with the default two provider_consumers), and, at the
 	// workers' speeds (hash about 1 GB/s, yara a few hundred MB/s), the
 	// seconds each worker spends on what one payload unpacked into.
-	DefaultMaxExtractedBytes = 1 << 30
-	DefaultPluginTimeout          = 60 * time.Second
-	DefaultSpoolRetryInterval     = 60 * time.Second
-	DefaultLogMaxBytes            = 1500000
-	DefaultLogBackupCount         = 5
+	DefaultMaxExtractedBytes  = 1 << 30
+	DefaultPluginTimeout      = 60 * time.Second
+	DefaultSpoolRetryInterval = 60 * time.Second
+	DefaultLogMaxBytes        = 1500000
+	DefaultLogBackupCount     = 5
 )
 
 // setting is one [core] key: its default as stoq.cfg would spell it, and
