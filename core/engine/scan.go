@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/mmapfile"
 )
 
 // This file is the scan loop: ScanRequest runs rounds until no worker is
@@ -23,7 +24,8 @@ import (
 // connectors.
 
 // Scan scans content as one payload: stoQ's scan(). startDispatch names
-// workers that run on it in the first round. meta and requestMeta may be nil.
+// workers that run on it in the first round. meta and requestMeta may be
+// nil. Its error is ScanRequest's.
 func (s *Stoq) Scan(ctx context.Context, content []byte, meta *core.PayloadMeta, requestMeta *core.RequestMeta, startDispatch ...string) (*core.StoqResponse, error) {
 	return s.ScanRequest(ctx, core.NewRequest([]*core.Payload{core.NewPayload(content, meta)}, requestMeta), startDispatch...)
 }
@@ -55,11 +57,17 @@ func (st *scanState) addError(e core.Error) { st.req.Errors = append(st.req.Erro
 // required_workers with a depth limit and cycle detection, extracted
 // payloads de-duplicated by sha256, max_recursion rounds (a payload left
 // unprocessed by the last round gets an Error), errors collected.
+//
+// The error is about the request, not its payloads (which record their
+// own Errors in the response): a malformed request returns no response; a
+// response that a connector failed to save and that could not be spooled
+// for it returns the response and a *NotSavedError (errors.Is ErrNotSaved).
 func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch ...string) (*core.StoqResponse, error) {
 	if err := normalizeRequest(req); err != nil {
 		return nil, err
 	}
 	st := &scanState{req: req, limits: requestLimits{closedBy: numLimits}}
+	roots := len(req.Payloads)
 	s.refuseOversizedRoots(st)
 	pending := firstDispatches(req, startDispatch)
 	if s.settings.MaxRecursion == 0 {
@@ -76,10 +84,13 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	for _, e := range st.limits.errors(s.settings) {
 		st.addError(e)
 	}
+	noteChangedFiles(st, req.Payloads[:roots])
 	s.archive(ctx, st)
 	resp := newResponse(req)
 	s.decorate(ctx, resp)
-	s.save(ctx, resp)
+	if err := s.save(ctx, resp); err != nil {
+		return resp, err
+	}
 	return resp, nil
 }
 
@@ -415,9 +426,14 @@ func (s *Stoq) addExtracted(st *scanState, extracted []*core.Payload, round int,
 	}
 	for _, ex := range extracted {
 		var h [32]byte
+		// duplicate merges ex into the payloads of the same content; an
+		// unreadable ex (its mapped file shrank) is dropped with an Error.
 		duplicate := func() bool {
 			st.indexHashes(s.settings.MaxPayloadSize)
-			h = sha256.Sum256(ex.Content)
+			if err := protectFaults(func() { h = sha256.Sum256(ex.Content) }); err != nil {
+				st.addError(core.Error{Message: "extracted payload dropped: " + err.Error(), PluginName: ex.Results.ExtractedBy[0]})
+				return true
+			}
 			firsts, seen := st.hashes[h]
 			for _, i := range firsts {
 				r := st.req.Payloads[i].Results
@@ -455,7 +471,22 @@ func (st *scanState) indexHashes(maxSize int64) {
 		if int64(len(p.Content)) > maxSize {
 			continue
 		}
-		h := sha256.Sum256(p.Content)
+		var h [32]byte
+		if protectFaults(func() { h = sha256.Sum256(p.Content) }) != nil {
+			continue // unreadable: its workers' calls record that
+		}
 		st.hashes[h] = append(st.hashes[h], i)
+	}
+}
+
+// noteChangedFiles records an Error for each root payload mapped from a
+// file that was opened for writing or truncated during the scan: its
+// content was then copied (core/mmapfile), so the results are of what the
+// file held when the scan began, not of the file as it is now.
+func noteChangedFiles(st *scanState, roots []*core.Payload) {
+	for _, p := range roots {
+		if mmapfile.Changed(p.Content) {
+			st.addError(core.Error{Message: "the payload's file was written to or truncated while it was scanned: the results are of the content it held when the scan began", PayloadID: p.ID()})
+		}
 	}
 }
