@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/mmapfile"
 )
 
 // Run is stoQ's run mode: every provider feeds one bounded queue (max_queue)
@@ -201,6 +202,8 @@ func (s *Stoq) runTask(ctx context.Context, task core.Task, meta *core.RequestMe
 		for _, name := range slices.Sorted(maps.Keys(task.Archived)) {
 			s.runArchived(ctx, name, task.Archived[name], reqMeta(), startDispatch, tally)
 		}
+	case task.Open != nil:
+		s.runOpened(ctx, task.Open, reqMeta(), startDispatch, tally)
 	default:
 		s.log.Warn("provider queued an empty task")
 	}
@@ -244,6 +247,72 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 		return
 	}
 	s.scanTask(ctx, core.NewRequest([]*core.Payload{payload}, reqMeta), startDispatch, tally)
+}
+
+// runOpened loads the payload of a task queued by reference (core.Task's
+// Open), scans it and releases it once the response is saved. When it
+// cannot be loaded, a response holding only the Error is saved.
+func (s *Stoq) runOpened(ctx context.Context, open func(context.Context, int64) (*core.Payload, func(), error), reqMeta *core.RequestMeta, startDispatch []string, tally *resultTally) {
+	p := s.opener()
+	// A late answer of an Open abandoned at its deadline is released by
+	// whichever of the two sides comes second.
+	var (
+		mu        sync.Mutex
+		payload   *core.Payload
+		release   func()
+		abandoned bool
+	)
+	err := s.call(ctx, p, func(ctx context.Context) error {
+		pl, rel, err := open(ctx, s.settings.MaxPayloadSize)
+		mu.Lock()
+		defer mu.Unlock()
+		payload, release = pl, rel
+		if abandoned && rel != nil {
+			rel()
+		}
+		return err
+	})
+	mu.Lock()
+	if isCallFailure(err) {
+		abandoned = true
+		if release != nil {
+			release()
+		}
+		payload, release = nil, nil
+	}
+	pl, rel := payload, release
+	mu.Unlock()
+	if err == nil && pl == nil {
+		err = errors.New("provider's Open returned no payload")
+	}
+	if err != nil {
+		if rel != nil {
+			rel()
+		}
+		msg := "provider:failed to load task: " + err.Error()
+		if errors.Is(err, mmapfile.ErrTooLarge) {
+			msg = err.Error() // it names max_payload_size
+		}
+		s.log.Warn("provider task could not be loaded", "error", err)
+		req := core.NewRequest(nil, reqMeta)
+		req.Errors = append(req.Errors, core.Error{Message: msg, PluginName: p.name})
+		s.saveErrorResponse(ctx, req, tally)
+		return
+	}
+	if rel != nil {
+		defer rel()
+	}
+	s.scanTask(ctx, core.NewRequest([]*core.Payload{pl}, reqMeta), startDispatch, tally)
+}
+
+// opener is the plugin whose timeout and name a task's Open runs under:
+// the provider, when there is one; the Task does not say which provider
+// queued it.
+func (s *Stoq) opener() *plugin {
+	if len(s.providers) == 1 {
+		return s.providers[0]
+	}
+	return &plugin{timeout: s.settings.DefaultTimeout, log: s.log}
 }
 
 // saveErrorResponse saves, for a task that could not be loaded, a response
