@@ -15,7 +15,8 @@
 //     (`ulimit -v`), Open fails with ErrNoAddressSpace rather than reading
 //     the file onto the heap, where the same shortage would abort the
 //     process. When mapping fails for another reason (a file system that
-//     cannot map), the file is read instead.
+//     cannot map), the file is read instead; so is a file of 64 KiB or
+//     less, which costs less to read than to map.
 //   - A mapped file that shrinks is the danger of mapping: touching a page
 //     past its new end raises SIGBUS, which kills a Go program with a stack
 //     trace, in whatever goroutine or C library (yara) touched it. On
@@ -91,7 +92,8 @@ type Options struct {
 	NoFollow bool
 }
 
-// Mapping is a file's content, mapped or read. Bytes stays valid until
+// Mapping is a file's content, mapped or (when small, or when it cannot be
+// mapped) read. Bytes stays valid until
 // Close; it must be treated as read-only.
 type Mapping struct {
 	data   []byte
@@ -138,6 +140,9 @@ func mapFile(f *os.File, maxSize int64, retries int) (*Mapping, error) {
 	if size == 0 {
 		return &Mapping{data: []byte{}}, nil
 	}
+	if size <= readBelow {
+		return readWhole(f, size)
+	}
 	data, err := mmap(f, int(size))
 	switch {
 	case err == nil:
@@ -154,11 +159,23 @@ func mapFile(f *os.File, maxSize int64, retries int) (*Mapping, error) {
 		return nil, fmt.Errorf("mapping %s (%d bytes): %w", f.Name(), size, ErrNoAddressSpace)
 	}
 	// The file system cannot map it: read it, within the limit.
-	data = make([]byte, size)
-	if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF)) {
+	return readWhole(f, size)
+}
+
+// readBelow is the size up to which a file is read rather than mapped: for
+// a small file, one read costs less than mapping, leasing and unmapping it,
+// and the heap it takes is small.
+const readBelow = 64 << 10
+
+// readWhole reads the first size bytes of f onto the heap (fewer when the
+// file shrank meanwhile).
+func readWhole(f *os.File, size int64) (*Mapping, error) {
+	data := make([]byte, size)
+	n, err := f.ReadAt(data, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
 	}
-	return &Mapping{data: data}, nil
+	return &Mapping{data: data[:n]}, nil
 }
 
 // Bytes is the content. It must not be used after Close.
