@@ -1,8 +1,10 @@
-// Command demo-sample writes the sample `make demo` scans: invoice.pdf, a
+// Command demo-sample writes the samples `make demo` scans: invoice.pdf, a
 // small but well-formed PDF document carrying two real Windows executables
 // as embedded files (stored uncompressed, as attachments often are), so that
 // the catalogue's yara dispatcher routes it to pecarve, which carves both
-// executables out for hash and exif to analyse.
+// executables out for hash to analyse; and invoice.eml, an e-mail carrying
+// invoice.pdf in invoice.zip, which the dispatcher routes to smtp, the zip to
+// decompress and the PDF to pecarve: the e-mail pipeline.
 //
 // The executables are Go's own debug/pe test binaries (built by MinGW) when
 // the Go installation has them, otherwise two tiny programs built here with
@@ -43,5 +45,15 @@ func run(out string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "demo-sample: wrote %s (%d bytes, %d embedded executables)\n", path, len(pdf), len(exes))
+	zipped, err := sample.Zip([]sample.File{{Name: "invoice.pdf", Content: pdf}})
+	if err != nil {
+		return err
+	}
+	mail := sample.Mail(sample.File{Name: "invoice.zip", Content: zipped})
+	path = filepath.Join(out, "invoice.eml")
+	if err := os.WriteFile(path, mail, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "demo-sample: wrote %s (%d bytes: invoice.zip holding invoice.pdf)\n", path, len(mail))
 	return nil
 }

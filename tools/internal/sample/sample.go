@@ -1,14 +1,18 @@
 // Package sample makes the documents stoq's demo and end-to-end tests scan:
-// a well-formed PDF carrying real Windows executables as attachments.
+// a well-formed PDF carrying real Windows executables as attachments, and
+// an e-mail carrying that PDF in a zip archive.
 package sample
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // File is an attachment of the sample document.
@@ -111,4 +115,57 @@ func PDF(files []File) []byte {
 	}
 	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, catalog, xref)
 	return buf.Bytes()
+}
+
+// Zip returns a zip archive of the files, compressed with Deflate, with a
+// fixed modification time so the sample is the same on every run.
+func Zip(files []File) ([]byte, error) {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for _, f := range files {
+		fw, err := w.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate, Modified: sampleTime})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fw.Write(f.Content); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// sampleTime is the date of every sample: they do not change between runs.
+var sampleTime = time.Date(2026, 11, 27, 9, 14, 0, 0, time.UTC)
+
+// Mail returns an e-mail as a mail server delivers it (trace headers first,
+// then the message) with a text body and the attachment base64-encoded in a
+// multipart/mixed MIME message: the start of the e-mail pipeline smtp →
+// decompress → pecarve.
+func Mail(attachment File) []byte {
+	var b strings.Builder
+	const boundary = "=_stoq_demo_boundary_0001"
+	date := sampleTime.Format(time.RFC1123Z)
+	fmt.Fprintf(&b, "Return-Path: <billing@invoices.example.net>\r\n")
+	fmt.Fprintf(&b, "Received: from mx.invoices.example.net (mx.invoices.example.net [192.0.2.25])\r\n\tby mail.example.org with ESMTPS id 4Fq2kd1x; %s\r\n", date)
+	fmt.Fprintf(&b, "Message-ID: <20261127091400.4Fq2kd1x@invoices.example.net>\r\n")
+	fmt.Fprintf(&b, "Date: %s\r\n", date)
+	fmt.Fprintf(&b, "From: \"Billing Department\" <billing@invoices.example.net>\r\n")
+	fmt.Fprintf(&b, "To: accounts@example.org\r\n")
+	fmt.Fprintf(&b, "Subject: =?UTF-8?Q?Invoice_2026-1127_=E2=80=93_payment_due?=\r\n")
+	fmt.Fprintf(&b, "MIME-Version: 1.0\r\n")
+	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "This is a multi-part message in MIME format.\r\n\r\n")
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "Hello,\r\n\r\nPlease find invoice 2026-1127 attached. Pay before 2026-12-15 at\r\nhxxps://pay[.]invoices[.]example[.]net/2026-1127 or reply to\r\nbilling[@]invoices.example.net.\r\n\r\nRegards,\r\nBilling\r\n\r\n")
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: application/zip; name=\"%s\"\r\nContent-Disposition: attachment; filename=\"%s\"\r\nContent-Transfer-Encoding: base64\r\n\r\n", boundary, attachment.Name, attachment.Name)
+	enc := base64.StdEncoding.EncodeToString(attachment.Content)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n\r\n--" + boundary + "--\r\n")
+	return []byte(b.String())
 }
