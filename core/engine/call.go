@@ -105,9 +105,10 @@ func (s *Stoq) call(ctx context.Context, p *plugin, fn func(ctx context.Context)
 	}
 }
 
-// logPanic logs a plugin's panic with its stack, once, where it happened.
-// A memory fault is logged without one: it is the payload's doing, not a
-// bug of the plugin.
+// logPanic logs a plugin's panic, once, where it happened: its value as an
+// error, its stack at debug level only (--log-level debug), so that hostile
+// input never puts a Go stack trace on an analyst's terminal. A memory
+// fault has no stack worth logging: it is the payload's doing, not a bug.
 func logPanic(p *plugin, err error) error {
 	var pe *PanicError
 	switch {
@@ -115,7 +116,8 @@ func logPanic(p *plugin, err error) error {
 	case isFault(pe.Value):
 		p.log.Error("payload memory fault", "error", pe.Error())
 	default:
-		p.log.Error("plugin panicked", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+		p.log.Error("plugin panicked (its stack is logged at debug level)", "panic", fmt.Sprint(pe.Value))
+		p.log.Debug("plugin panic stack", "stack", string(pe.Stack))
 	}
 	return err
 }
