@@ -55,6 +55,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -197,16 +198,7 @@ func (p *Plugin) Ingest(ctx context.Context, queue *core.Queue) error {
 		return fmt.Errorf("source_dir %s: %w", root, err)
 	}
 	if !p.recursive {
-		entries, err := os.ReadDir(root)
-		if err != nil {
-			return fmt.Errorf("reading source_dir %s: %w", root, err)
-		}
-		for _, e := range entries {
-			if err := w.entry(ctx, filepath.Join(root, e.Name()), e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.flat(ctx)
 	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -232,6 +224,35 @@ type walk struct {
 	queue        *core.Queue
 	root         string // source_dir, absolute
 	resolvedRoot string // source_dir with symlinks resolved
+}
+
+// listBatch is how many entries of a folder are read at a time: a flat
+// source_dir of millions of files costs the memory of one batch, not of
+// its whole listing.
+const listBatch = 1024
+
+// flat queues the files of source_dir itself, in the folder's own order,
+// reading its entries a batch at a time.
+func (w *walk) flat(ctx context.Context) error {
+	d, err := os.Open(w.root)
+	if err != nil {
+		return fmt.Errorf("reading source_dir %s: %w", w.root, err)
+	}
+	defer d.Close()
+	for {
+		entries, err := d.ReadDir(listBatch)
+		for _, e := range entries {
+			if err := w.entry(ctx, filepath.Join(w.root, e.Name()), e); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || err == nil && len(entries) == 0 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading source_dir %s: %w", w.root, err)
+		}
+	}
 }
 
 // entry queues a folder entry when it is a visible regular file, or a

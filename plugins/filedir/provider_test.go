@@ -3,6 +3,7 @@ package filedir_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -225,19 +226,24 @@ func TestProviderQueuesReferencesNotContent(t *testing.T) {
 		}
 	}
 	payload, release, err := tasks[0].Open(context.Background(), 100)
-	if err != nil || string(payload.Content) != "first" || payload.Results.PayloadMeta.ExtraData["filename"] != "a" {
-		t.Fatalf("Open: %v, %v", payload, err)
-	}
-	release()
-	// Loaded only when taken: a file removed meanwhile is an error then.
-	if err := os.Remove(filepath.Join(dir, "b")); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tasks[1].Open(context.Background(), 100); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "b")) {
+	name, _ := payload.Results.PayloadMeta.ExtraData["filename"].(string)
+	if want := map[string]string{"a": "first", "b": "second"}[name]; want == "" || string(payload.Content) != want {
+		t.Fatalf("Open: %q named %q", payload.Content, name)
+	}
+	release()
+	other := map[string]string{"a": "b", "b": "a"}[name]
+	// Loaded only when taken: a file removed meanwhile is an error then.
+	if err := os.Remove(filepath.Join(dir, other)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tasks[1].Open(context.Background(), 100); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, other)) {
 		t.Errorf("Open of a removed file: %v, want an error naming it", err)
 	}
 	// And a file over max_payload_size is refused, not read.
-	writeTree(t, dir, map[string]string{"b": strings.Repeat("x", 101)})
+	writeTree(t, dir, map[string]string{other: strings.Repeat("x", 101)})
 	if _, _, err := tasks[1].Open(context.Background(), 100); err == nil || !strings.Contains(err.Error(), "more than max_payload_size (100 bytes)") {
 		t.Errorf("Open over max_payload_size: %v", err)
 	}
@@ -326,5 +332,20 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatal("condition not reached within 60 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestProviderListsAFlatFolderInBatches(t *testing.T) {
+	dir := t.TempDir()
+	const n = 2500 // more than two batches
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), fmt.Appendf(nil, "file %d", i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := stoqtest.New[*filedir.Plugin](t, "filedir", map[string]string{"source_dir": dir})
+	tasks, err := stoqtest.Ingest(context.Background(), p)
+	if err != nil || len(tasks) != n {
+		t.Fatalf("Ingest: %d tasks, %v; want %d", len(tasks), err, n)
 	}
 }
