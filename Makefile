@@ -19,11 +19,11 @@ build: deps
 
 demo: build
 	$(GO) run ./tools/cmd/demo-sample -o $(DEMO)
-	$(BIN) scan $(DEMO)/invoice.pdf -R yara -a hash exif
+	$(BIN) scan $(DEMO)/invoice.eml -R yara -a hash --plugin-opts smtp:extract_iocs=true
 
 vet:
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) vet ./...); done
+	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) mod tidy -diff && $(GO) vet ./...); done
 
 # staticcheck, pinned by tools/go.mod (a tool directive), over every module:
 # any finding fails the build.

@@ -1,6 +1,6 @@
 module github.com/stoq-go/stoq/plugins/decompress/v3
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/bodgit/sevenzip v1.6.5

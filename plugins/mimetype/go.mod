@@ -1,6 +1,6 @@
 module github.com/stoq-go/stoq/plugins/mimetype/v3
 
-go 1.26
+go 1.26.0
 
 require github.com/stoq-go/stoq/core/v3 v3.0.0
 
