@@ -8,7 +8,7 @@ BIN     := bin/stoq
 DEMO    := build/demo
 
 .DEFAULT_GOAL := build
-.PHONY: build deps demo test vet staticcheck lint-catalog release-check release-tags bench clean
+.PHONY: build deps demo test vet staticcheck lint-catalog release-check release-tags bench soak clean
 
 deps:
 	@./scripts/deps.sh
@@ -56,6 +56,11 @@ test: deps vet staticcheck lint-catalog release-check
 
 bench:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
+
+# Run mode over 100,000 small files with hash and yara, RSS sampled every
+# second: fails unless memory stays flat. Minutes long, so not in `test`.
+soak: build
+	cd tools && $(GO) run ./cmd/soak -stoq ../$(BIN) -files 100000 -workers hash,yara
 
 clean:
 	rm -rf bin build
