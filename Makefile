@@ -8,9 +8,14 @@ BIN     := bin/stoq
 DEMO    := build/demo
 
 .DEFAULT_GOAL := build
-.PHONY: build deps demo test vet staticcheck lint-catalog release-check release-tags bench soak clean
+.PHONY: build deps test-deps demo test vet staticcheck lint-catalog release-check release-tags bench soak clean
 
+# System packages: what the catalogue builds and runs with (make), and
+# with what the tests compare (make test).
 deps:
+	@./scripts/deps.sh build
+
+test-deps:
 	@./scripts/deps.sh
 
 # The binary builder links every catalogue plugin from this checkout.
@@ -46,7 +51,7 @@ release-tags:
 	cd tools && $(GO) run ./cmd/release-check -create-tags ..
 
 # Every module of the workspace: a root `go test ./...` does not reach them.
-test: deps vet staticcheck lint-catalog release-check
+test: test-deps vet staticcheck lint-catalog release-check
 	@set -e; failed=""; \
 	for m in $(MODULES); do \
 		echo "== go test -race $$m"; \
