@@ -72,7 +72,7 @@ func named(t testing.TB, resps map[string]*core.StoqResponse, name string) *core
 }
 
 func committedResponses(t testing.TB) map[string]*core.StoqResponse {
-	return loadResponses(t, filepath.Join("testdata", "responses", "catalogue"), filepath.Join("testdata", "responses", "branches"))
+	return loadResponses(t, filepath.Join("testdata", "responses", "catalogue"))
 }
 
 // saveAll saves every response through a new connector to es and closes it.
@@ -308,12 +308,12 @@ func checkSplitQueries(t *testing.T, es *fakeES, resps map[string]*core.StoqResp
 func TestCatalogueResponsesWithoutTheTemplate(t *testing.T) {
 	for _, errType := range errorTypeNames {
 		t.Run(errType, func(t *testing.T) {
-			checkRejectedWithoutTemplate(t, errType, committedResponses(t), true)
+			checkRejectedWithoutTemplate(t, errType, committedResponses(t))
 		})
 	}
 }
 
-func checkRejectedWithoutTemplate(t *testing.T, errType string, resps map[string]*core.StoqResponse, withBranches bool) {
+func checkRejectedWithoutTemplate(t *testing.T, errType string, resps map[string]*core.StoqResponse) {
 	es := newFakeES(t)
 	es.set(func(f *fakeES) { f.parseErrorType = errType })
 	p := saveAll(t, es, resps, map[string]string{"manage_template": "false"})
@@ -335,11 +335,9 @@ func checkRejectedWithoutTemplate(t *testing.T, errType string, resps map[string
 			t.Errorf("rejection %q does not say %q", reason, want)
 		}
 	}
-	if withBranches {
-		headers := named(t, resps, "smtp-headers.eml").ScanID
-		if !strings.Contains(reasons[headers], "Limit of total fields [1000] has been exceeded") {
-			t.Errorf("the 1,200-header message: %q", reasons[headers])
-		}
+	headers := named(t, resps, "headers.eml").ScanID
+	if !strings.Contains(reasons[headers], "Limit of total fields [1000] has been exceeded") {
+		t.Errorf("the 1,200-header message: %q", reasons[headers])
 	}
 	if n, _ := p.spool.counts(); n != 0 {
 		t.Errorf("%d documents wait in the spool: rejected documents must not be re-sent", n)
@@ -377,5 +375,5 @@ func TestFreshCatalogueResponsesIndex(t *testing.T) {
 			t.Errorf("split=%t: %s", split, readSpoolFile(t, f).Error)
 		}
 	}
-	checkRejectedWithoutTemplate(t, "document_parsing_exception", resps, false)
+	checkRejectedWithoutTemplate(t, "document_parsing_exception", resps)
 }

@@ -1,6 +1,6 @@
 // Command catalogue scans a set of samples with the real catalogue plugins
-// of this checkout (hash, yara, pecarve, exif, mimetype, decompress, ole)
-// and writes each response as one JSON file: the real results the
+// of this checkout (hash, yara, pecarve, exif, mimetype, decompress, ole,
+// peinfo, smtp, iocextract) and writes each response as one JSON file: the real results the
 // connector's tests index through the fake cluster under the index
 // template (catalogue_test.go runs it). It lives under testdata so that
 // the connector's module does not require the plugins: it builds in the
@@ -12,13 +12,17 @@
 // 32 and 64 bits), a PDF with document information and a PE inside, a PNG
 // with text chunks (one of them 50,000 characters, one a date), a
 // PowerShell download cradle, a zip of those and the same zip cut in half,
-// an OLE compound file made by gsf when it is installed, and random bytes.
+// an OLE compound file made by gsf when it is installed, an e-mail with
+// text and HTML bodies, a PE attachment and a forwarded message, an e-mail
+// with 1,200 distinct headers, an incident note full of indicators, and
+// random bytes.
 package main
 
 import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -40,9 +44,12 @@ import (
 	_ "github.com/stoq-go/stoq/plugins/decompress/v3"
 	_ "github.com/stoq-go/stoq/plugins/exif/v3"
 	_ "github.com/stoq-go/stoq/plugins/hash/v3"
+	_ "github.com/stoq-go/stoq/plugins/iocextract/v3"
 	_ "github.com/stoq-go/stoq/plugins/mimetype/v3"
 	_ "github.com/stoq-go/stoq/plugins/ole/v3"
 	_ "github.com/stoq-go/stoq/plugins/pecarve/v3"
+	_ "github.com/stoq-go/stoq/plugins/peinfo/v3"
+	_ "github.com/stoq-go/stoq/plugins/smtp/v3"
 	_ "github.com/stoq-go/stoq/plugins/yara/v3"
 )
 
@@ -69,12 +76,17 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	// The mimetype dispatcher routes to the plugins linked here only.
-	dispatchMap := "application/zip = decompress; application/x-ole-storage = ole; application/cdfv2 = ole; application/msword = ole"
+	// The mimetype dispatcher's default table, cut to the plugins linked
+	// here.
+	dispatchMap := "application/zip = decompress; application/x-ole-storage = ole; application/cdfv2 = ole; application/msword = ole; " +
+		"application/vnd.microsoft.portable-executable = peinfo, pecarve; application/x-dosexec = peinfo; message/rfc822 = smtp"
 	s, err := engine.New(
 		engine.WithDispatchers("yara", "mimetype"),
-		engine.WithAlwaysDispatch("hash", "yara", "exif", "mimetype"),
-		engine.WithPluginOptions(map[string]map[string]string{"mimetype": {"dispatch_map": dispatchMap}}),
+		engine.WithAlwaysDispatch("hash", "yara", "exif", "mimetype", "iocextract"),
+		engine.WithPluginOptions(map[string]map[string]string{
+			"mimetype": {"dispatch_map": dispatchMap},
+			"smtp":     {"extract_iocs": "true"},
+		}),
 		engine.WithLogOutput(os.Stderr),
 		engine.WithSetting("log_level", "warning"),
 	)
@@ -149,6 +161,14 @@ func makeSamples() ([]sample, error) {
 		// an Error of the response.
 		sample{"truncated.zip", zipData[:len(zipData)/2]},
 		sample{"blob.bin", blob},
+		sample{"invoice.eml", makeMail(pes[1])},
+		sample{"headers.eml", makeHeaders(1200)},
+		sample{"iocs.txt", []byte("Indicators from the incident of 2026-11-27:\n" +
+			" - C2: http://evil.example.org/stage2/payload.exe and hxxp://bad[.]example[.]net/gate.php\n" +
+			" - IPs: 198.51.100.7, 203.0.113.9, 2001:db8::1\n" +
+			" - mail: billing@evil.example.com\n" +
+			" - md5 65ee87cd7a0f9a15eace23e84b90c88d sha256 be093115cb70730315b4e20cb9a7b0edcb380a95984a79d405115cc11f926658\n" +
+			" - MAC 00:1a:2b:3c:4d:5e\n")},
 	)
 	if doc, err := makeOLE(pes[1]); err == nil {
 		samples = append(samples, sample{"report.doc", doc})
@@ -272,4 +292,52 @@ func makeOLE(pe []byte) ([]byte, error) {
 		return nil, fmt.Errorf("gsf createole: %v: %s", err, out)
 	}
 	return os.ReadFile(filepath.Join(dir, "report.doc"))
+}
+
+// makeMail is a multipart message: a quoted-printable text body, an HTML
+// body, a PE attachment in base64, and a forwarded message.
+func makeMail(pe []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <jorg@example.de>\r\n" +
+		"To: \"Doe, John\" <john@example.org>\r\n" +
+		"Subject: =?utf-8?q?Facture_pay=C3=A9e_=E2=80=93_=C3=A9ch=C3=A9ance_2026-12-01?=\r\n" +
+		"Date: Tue, 01 Dec 2026 10:00:00 +0100\r\n" +
+		"Message-ID: <20261201100000.1234@mx.example.com>\r\n" +
+		"Received: from mx.example.com ([192.0.2.1]) by mail.example.org; Fri, 27 Nov 2026 16:42:40 +0100\r\n" +
+		"X-Originating-IP: [198.51.100.7]\r\n" +
+		"X-Report-Date: 2026-11-27T14:13:07Z\r\n" +
+		"X-Count: 42\r\n" +
+		"MIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"OUTER\"\r\n\r\n" +
+		"--OUTER\r\nContent-Type: multipart/alternative; boundary=\"ALT\"\r\n\r\n" +
+		"--ALT\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"Please pay at http://evil.example.com/pay?x=3D%41 before 2026-12-01.=0D=0A=\r\n" +
+		"Contact billing@evil.example.com, server 203.0.113.9\r\n" +
+		"--ALT\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		"<p>Please pay at <a href=\"http://evil.example.com/pay\">evil.example.com</a></p>\r\n" +
+		"--ALT--\r\n" +
+		"--OUTER\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"setup.exe\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(pe)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	b.WriteString("--OUTER\r\nContent-Type: message/rfc822\r\n\r\n" +
+		"From: inner@example.com\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\ninner body http://inner.example.net/x\r\n" +
+		"--OUTER--\r\n")
+	return b.Bytes()
+}
+
+// makeHeaders is a message with n distinct X-Trace headers: n keys in
+// smtp's result.
+func makeHeaders(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: bulk@example.com\r\nSubject: many headers\r\n")
+	for i := range n {
+		fmt.Fprintf(&b, "X-Trace-%04d: hop %d\r\n", i, i)
+	}
+	b.WriteString("\r\nbody\r\n")
+	return b.Bytes()
 }
