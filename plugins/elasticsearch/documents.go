@@ -49,6 +49,9 @@ func (p *Plugin) documents(resp *core.StoqResponse) ([]*document, error) {
 				return nil, fmt.Errorf("elasticsearch: scan %s: results of worker %s on payload %s do not marshal to JSON: %w",
 					resp.ScanID, worker, payload.PayloadID, err)
 			}
+			if body, err = p.guard(resp.ScanID, body); err != nil {
+				return nil, err
+			}
 			docs = append(docs, &document{
 				index: indexName(p.opts.index, worker, month),
 				id:    splitDocumentID(resp.ScanID, payload.PayloadID, worker),
@@ -65,7 +68,24 @@ func (p *Plugin) documents(resp *core.StoqResponse) ([]*document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: scan %s: response does not marshal to JSON: %w", resp.ScanID, err)
 	}
+	if body, err = p.guard(resp.ScanID, body); err != nil {
+		return nil, err
+	}
 	return []*document{{index: indexName(p.opts.index, "", month), id: documentID(resp.ScanID, body), body: body}}, nil
+}
+
+// guard rewrites the keys of body that Elasticsearch would refuse (see
+// keyguard.go), saying so in the log.
+func (p *Plugin) guard(scanID string, body []byte) ([]byte, error) {
+	out, rewritten, err := guardKeys(body)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: scan %s: %w", scanID, err)
+	}
+	if rewritten > 0 {
+		p.log.Warn("keys Elasticsearch refuses (NUL, or too long) rewritten so that the scan is indexed; the document's errors name them",
+			"scan_id", scanID, "keys", rewritten)
+	}
+	return out, nil
 }
 
 // month is the YYYY-MM of the response's time, so that a document keeps its

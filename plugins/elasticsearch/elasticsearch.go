@@ -31,7 +31,10 @@
 // not indexed, and every other field not indexed (dynamic false). So no
 // result can conflict with another, grow the mapping or become a date.
 // The template has a version: a lower one (or none) on the cluster is
-// replaced, an equal or higher one left alone. See template.go.
+// replaced, an equal or higher one left alone. See template.go. A
+// document holding a key a flattened field refuses (NUL, or too long for
+// Lucene's term limit) has those keys rewritten and an Error added, so
+// that it is indexed rather than rejected (keyguard.go).
 //
 // Documents are written with the bulk "create" action and their explicit id:
 // sending a document twice (a retry after a timeout whose request had in

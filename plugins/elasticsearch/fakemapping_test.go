@@ -44,8 +44,8 @@ import (
 // A template using a mapping parameter the fake does not model is refused
 // (400), so that the tests cannot pass on something they do not check.
 
-// maxTermBytes is Lucene's IndexWriter.MAX_TERM_LENGTH.
-const maxTermBytes = 32766
+// luceneMaxTermBytes is Lucene's IndexWriter.MAX_TERM_LENGTH.
+const luceneMaxTermBytes = 32766
 
 // mField is one field of a mapping.
 type mField struct {
@@ -661,9 +661,9 @@ func (p *docParser) value(f *mField, path string, v any, dynamic string, depth i
 	switch f.Type {
 	case "keyword":
 		if f.IgnoreAbove == 0 || utf16Len(text) <= f.IgnoreAbove {
-			if len(text) > maxTermBytes {
+			if len(text) > luceneMaxTermBytes {
 				err = &mappingError{Type: "illegal_argument_exception", Reason: fmt.Sprintf(
-					"Document contains at least one immense term in field=\"%s\" (whose UTF8 encoding is longer than the max length %d), all of which were skipped.", path, maxTermBytes)}
+					"Document contains at least one immense term in field=\"%s\" (whose UTF8 encoding is longer than the max length %d), all of which were skipped.", path, luceneMaxTermBytes)}
 			}
 		}
 	case "text":
@@ -740,11 +740,11 @@ func (p *docParser) flattened(f *mField, path string, obj map[string]any) *mappi
 		if f.IgnoreAbove > 0 && utf16Len(text) > f.IgnoreAbove {
 			return nil
 		}
-		if len(key)+1+len(text) > maxTermBytes {
+		if len(key)+1+len(text) > luceneMaxTermBytes {
 			return &mappingError{Type: p.errType, Reason: fmt.Sprintf("failed to parse field [%s] of type [flattened]", path),
 				Cause: &mappingError{Type: "illegal_argument_exception", Reason: fmt.Sprintf(
 					"Flattened field [%s] contains one immense field whose keyed encoding is longer than the allowed max length of %d bytes. Key length: %d, value length: %d",
-					path, maxTermBytes, utf16Len(key), utf16Len(text))}}
+					path, luceneMaxTermBytes, utf16Len(key), utf16Len(text))}}
 		}
 		return nil
 	}

@@ -14,8 +14,8 @@
 // PowerShell download cradle, a zip of those and the same zip cut in half,
 // an OLE compound file made by gsf when it is installed, an e-mail with
 // text and HTML bodies, a PE attachment and a forwarded message, an e-mail
-// with 1,200 distinct headers, an incident note full of indicators, and
-// random bytes.
+// with 1,200 distinct headers, one with a header name of 40,000
+// characters, an incident note full of indicators, and random bytes.
 package main
 
 import (
@@ -163,6 +163,10 @@ func makeSamples() ([]sample, error) {
 		sample{"blob.bin", blob},
 		sample{"invoice.eml", makeMail(pes[1])},
 		sample{"headers.eml", makeHeaders(1200)},
+		// A header name of 40,000 characters: smtp's result has it as a key,
+		// which a flattened field cannot index as it is.
+		sample{"longheader.eml", []byte("From: spoof@example.com\r\nSubject: hidden\r\nX-" + strings.Repeat("L", 40000) +
+			": short\r\n\r\nclick http://evil.example.org/hidden\r\n")},
 		sample{"iocs.txt", []byte("Indicators from the incident of 2026-11-27:\n" +
 			" - C2: http://evil.example.org/stage2/payload.exe and hxxp://bad[.]example[.]net/gate.php\n" +
 			" - IPs: 198.51.100.7, 203.0.113.9, 2001:db8::1\n" +
