@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
@@ -187,6 +188,32 @@ func BenchmarkTemplateRequests(b *testing.B) {
 					b.StartTimer()
 				}
 				if err := p.installTemplate(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGuardKeys is the key guard alone over the catalogue's real
+// responses: the linear scan for ordinary ones, decoding and rewriting for
+// the hostile mail.
+func BenchmarkGuardKeys(b *testing.B) {
+	for _, hostile := range []bool{false, true} {
+		b.Run(fmt.Sprintf("hostile=%t", hostile), func(b *testing.B) {
+			var bodies [][]byte
+			total := 0
+			for name, r := range committedResponses(b) {
+				if strings.HasSuffix(name, "/longheader.eml") == hostile {
+					body := marshal(b, r)
+					bodies = append(bodies, body)
+					total += len(body)
+				}
+			}
+			b.SetBytes(int64(total / len(bodies)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := guardKeys(bodies[i%len(bodies)]); err != nil {
 					b.Fatal(err)
 				}
 			}
