@@ -60,7 +60,7 @@ func (x *extractor) stream(data []byte, f Format) {
 	case Gzip:
 		gr, err := gzip.NewReader(counter)
 		if err != nil {
-			x.problem("gzip: %v", err)
+			x.problem("%s", named("gzip", err))
 			return
 		}
 		// The header's name is the original file name (gzip stores it by
@@ -104,4 +104,13 @@ func (x *extractor) stream(data []byte, f Format) {
 		return
 	}
 	x.record(m, br, compressed)
+}
+
+// named is err's text prefixed by the format's name, unless the library's
+// error already starts with it ("zip: not a valid zip file").
+func named(format string, err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, format+":") {
+		return msg
+	}
+	return format + ": " + err.Error()
 }

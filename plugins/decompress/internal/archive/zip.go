@@ -80,7 +80,7 @@ func (x *extractor) zip(data []byte) {
 	}
 	zr, err := zip.NewReader(ra, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		x.problem("zip: %v", err)
+		x.problem("%s", named("zip", err))
 		return
 	}
 	tmp := "" // the archive for 7z, written when a member needs it
