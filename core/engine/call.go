@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // ErrTimeout is wrapped by the error of a plugin call that outlived its
@@ -33,14 +34,18 @@ func protect(fn func() error) (err error) {
 	return fn()
 }
 
-// call runs fn, a call into plugin p, with p's timeout as the context
-// deadline. A panic becomes a *PanicError, logged with its stack; a plugin
+// call runs fn, a call into plugin p as a plugin of class (reported to
+// the Observer; 0 for calls that are not part of scanning, such as health
+// checks), with p's timeout as the context deadline. A panic becomes a *PanicError, logged with its stack; a plugin
 // that ignores its context and outlives the deadline is abandoned (its
 // goroutine ends when it returns, its late results are dropped) and the
 // call fails with ErrTimeout. fn must only publish results through
 // variables read after call returns nil or the plugin's own error: call
 // establishes the happens-before edge for them when fn returned in time.
-func (s *Stoq) call(ctx context.Context, p *plugin, fn func(ctx context.Context) error) error {
+func (s *Stoq) call(ctx context.Context, p *plugin, class Class, fn func(ctx context.Context) error) (err error) {
+	if s.observer != nil {
+		defer func(start time.Time) { s.observeCall(p, class, start, err) }(time.Now())
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	done := make(chan error, 1)

@@ -31,6 +31,8 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *core.RequestMeta, startDisp
 		requestMeta = core.NewRequestMeta()
 	}
 	q := core.NewQueue(s.settings.MaxQueue)
+	s.observed.queue.Store(q)
+	defer s.observed.queue.CompareAndSwap(q, nil)
 	scanCtx := context.WithoutCancel(ctx)
 	s.resendSpooled(scanCtx)
 	defer s.resendSpooled(scanCtx)
@@ -43,7 +45,9 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *core.RequestMeta, startDisp
 		go func() {
 			defer consumers.Done()
 			for task := range q.Tasks() {
-				s.runTask(scanCtx, task, requestMeta, startDispatch)
+				taskCtx, endTask := s.beginTask(scanCtx, task)
+				s.runTask(taskCtx, task, requestMeta, startDispatch)
+				endTask()
 			}
 		}()
 	}
@@ -170,6 +174,7 @@ func (s *Stoq) runTask(ctx context.Context, task core.Task, meta *core.RequestMe
 	}
 	if err != nil {
 		s.log.Error("scan failed", "error", err)
+		taskFailed(ctx, err)
 	}
 }
 
@@ -183,7 +188,7 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 	if !ok {
 		err = fmt.Errorf("source archiver %q is not configured (choose it with -S/--source-archivers)", name)
 	} else {
-		err = s.call(ctx, p, func(ctx context.Context) error {
+		err = s.call(ctx, p, ClassArchiver, func(ctx context.Context) error {
 			var err error
 			payload, err = p.instance.(core.SourceArchiver).Get(ctx, &core.ArchiverResponse{Results: meta})
 			return err
@@ -196,9 +201,13 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 		s.log.Warn("source archiver failed", "archiver", name, "task", fmt.Sprint(meta), "error", err)
 		req := core.NewRequest(nil, reqMeta)
 		req.Errors = append(req.Errors, core.Error{Message: fmt.Sprintf("archiver:failed to get %v: %v", meta, err), PluginName: name})
+		taskFailed(ctx, fmt.Errorf("source archiver %s could not load the payload: %w", name, err))
+		finished := s.scanStarted()
 		resp := newResponse(req)
+		setTaskScanID(ctx, resp)
 		s.decorate(ctx, resp)
 		s.save(ctx, resp)
+		finished(resp)
 		return
 	}
 	if _, err := s.ScanRequest(ctx, core.NewRequest([]*core.Payload{payload}, reqMeta), startDispatch...); err != nil {

@@ -56,6 +56,7 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	if err := normalizeRequest(req); err != nil {
 		return nil, err
 	}
+	finished := s.scanStarted()
 	st := &scanState{req: req}
 	pending := firstDispatches(req, startDispatch)
 	if s.settings.MaxRecursion == 0 {
@@ -71,8 +72,10 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	}
 	s.archive(ctx, st)
 	resp := newResponse(req)
+	setTaskScanID(ctx, resp)
 	s.decorate(ctx, resp)
 	s.save(ctx, resp)
+	finished(resp)
 	return resp, nil
 }
 
@@ -181,7 +184,7 @@ func (s *Stoq) dispatch(ctx context.Context, st *scanState, pending *dispatchSet
 		j := jobs[k]
 		payload := st.req.Payloads[j.payload]
 		var resp *core.DispatcherResponse
-		errs[k] = s.call(ctx, j.p, func(ctx context.Context) error {
+		errs[k] = s.call(ctx, j.p, ClassDispatcher, func(ctx context.Context) error {
 			var err error
 			resp, err = j.p.instance.(core.Dispatcher).GetDispatches(ctx, payload, st.req)
 			return err
@@ -339,7 +342,7 @@ func (s *Stoq) runWorkers(ctx context.Context, st *scanState, runnable []dispatc
 		p := s.plugins.get(d.worker)
 		payload := st.req.Payloads[d.payload]
 		var resp *core.WorkerResponse
-		errs[i] = s.call(ctx, p, func(ctx context.Context) error {
+		errs[i] = s.call(ctx, p, ClassWorker, func(ctx context.Context) error {
 			var err error
 			resp, err = p.instance.(core.Worker).Scan(ctx, payload, st.req)
 			return err
