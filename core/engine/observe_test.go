@@ -20,8 +20,16 @@ type recorder struct {
 	scans []engine.ScanEvent
 }
 
-func (r *recorder) PluginCalled(e engine.CallEvent) { r.mu.Lock(); r.calls = append(r.calls, e); r.mu.Unlock() }
-func (r *recorder) ScanFinished(e engine.ScanEvent) { r.mu.Lock(); r.scans = append(r.scans, e); r.mu.Unlock() }
+func (r *recorder) PluginCalled(e engine.CallEvent) {
+	r.mu.Lock()
+	r.calls = append(r.calls, e)
+	r.mu.Unlock()
+}
+func (r *recorder) ScanFinished(e engine.ScanEvent) {
+	r.mu.Lock()
+	r.scans = append(r.scans, e)
+	r.mu.Unlock()
+}
 
 // outcomes counts the calls of plugin by class and outcome.
 func (r *recorder) outcomes(plugin string) map[string]int {

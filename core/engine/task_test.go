@@ -200,7 +200,9 @@ func TestTaskDonePanicDoesNotStopTheRun(t *testing.T) {
 		func(*taskEnds) core.Task {
 			return core.Task{Payload: core.NewPayload([]byte("a"), nil), Done: func(error) { panic("provider bug") }}
 		},
-		func(e *taskEnds) core.Task { return core.Task{Payload: core.NewPayload([]byte("b"), nil), Done: e.done("b")} })
+		func(e *taskEnds) core.Task {
+			return core.Task{Payload: core.NewPayload([]byte("b"), nil), Done: e.done("b")}
+		})
 	if err := ends.only(t, "b"); err != nil {
 		t.Errorf("Done(%v) after a panicking Done, want nil", err)
 	}
