@@ -121,6 +121,9 @@ func commandFlagSpecs(command string) []flagSpec {
 			}
 		}
 	}
+	if isPluginCommand(command) {
+		return pluginCommandFlagSpecs()
+	}
 	return nil
 }
 
@@ -154,7 +157,7 @@ func expandArgs(args []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if args[0] == "scan" {
+	if args[0] == "scan" || isPluginCommand(args[0]) {
 		findScanFile(tokens)
 	}
 	return append([]string{args[0]}, emit(tokens)...), nil

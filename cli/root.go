@@ -116,5 +116,6 @@ func newRootCommand(env *Env) *cobra.Command {
 	}
 	root.AddCommand(newScanCommand(env), newRunCommand(env), newListCommand(env), newVersionCommand(env))
 	addBuilderCommands(root, env)
+	addPluginCommands(root, env)
 	return root
 }
