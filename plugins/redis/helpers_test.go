@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -255,5 +254,3 @@ func workerResult(t *testing.T, r *core.StoqResponse, name string) map[string]an
 	}
 	return m
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"strings"
 	"sync"
@@ -68,6 +69,7 @@ var manifest []byte
 func init() {
 	core.Register("redis", manifest, New)
 	core.RegisterCommand(submitCommand)
+	redis.SetLogger(quietRedis{})
 }
 
 // payloadKeyPrefix prefixes the key of an archived payload: the rest is the
@@ -125,7 +127,8 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	url := strings.TrimSpace(cfg.String("redis_url", "redis://127.0.0.1:6379/0"))
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, cfg.OptionError("redis_url", "want redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS, unix:///PATH): "+redactURLError(err, url))
+		return nil, &core.OptionError{Plugin: cfg.Name(), Option: "redis_url", Value: redactURL(url), Source: cfg.Source("redis_url"),
+			Want: "want redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS, unix:///PATH): " + strings.ReplaceAll(err.Error(), url, redactURL(url))}
 	}
 	// Redis 7.0 (Debian 12's) has no CLIENT SETINFO; without this go-redis
 	// sends it on every connection and logs the refusal.
@@ -208,16 +211,30 @@ func intOption(cfg *core.Config, key string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// redactURLError keeps a password out of an error about redis_url.
-func redactURLError(err error, url string) string {
-	msg := err.Error()
-	if at := strings.LastIndex(url, "@"); at >= 0 {
-		if scheme := strings.Index(url, "://"); scheme >= 0 && scheme < at {
-			msg = strings.ReplaceAll(msg, url[scheme+3:at], "REDACTED")
+// redactURL hides the password of a Redis URL, for messages.
+func redactURL(raw string) string {
+	if u, err := neturl.Parse(raw); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = neturl.UserPassword(u.User.Username(), "REDACTED")
+			return u.String()
+		}
+		return raw
+	}
+	if at := strings.LastIndex(raw, "@"); at >= 0 {
+		if scheme := strings.Index(raw, "://"); scheme >= 0 && scheme < at {
+			return raw[:scheme+3] + "REDACTED" + raw[at:]
 		}
 	}
-	return msg
+	return raw
 }
+
+// quietRedis drops go-redis's own log lines (a failed dial, a pool
+// warning): every failure also reaches the plugin as a command's error,
+// which the plugin logs with what it was doing. go-redis has one logger
+// per process; this plugin sets it when it is linked in.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // HealthCheck pings the server.
 func (p *Plugin) HealthCheck(ctx context.Context) error {
