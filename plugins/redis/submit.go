@@ -52,6 +52,10 @@ func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 func (r *repeated) Get() any           { return []string(*r) }
 
+// Type names the value in the stoq command's help, as its own repeatable
+// flags are named.
+func (r *repeated) Type() string { return "stringArray" }
+
 // submitBatch is how many tasks one pipeline sends; submitBatchBytes
 // bounds the bytes it holds.
 const (
