@@ -25,51 +25,58 @@ import (
 // plugins and testdata/redistest-killer, a worker that kills its process
 // on payloads starting with KILL.
 
-var stoqBinary struct {
-	once sync.Once
-	path string
-	err  error
-	dir  string
+// testPlugins are what the test binary links: the redis plugin, hash and
+// the killer.
+var testPlugins = []string{"redis", "hash", "./plugins/redis/testdata/redistest-killer"}
+
+// binaries holds the stoq binaries built for this test run, by plugin set.
+var binaries struct {
+	mu    sync.Mutex
+	dir   string
+	built map[string]string
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if stoqBinary.dir != "" {
-		os.RemoveAll(stoqBinary.dir)
+	if binaries.dir != "" {
+		os.RemoveAll(binaries.dir)
 	}
 	os.Exit(code)
 }
 
-// buildStoq builds the test binary once per test run.
-func buildStoq(t *testing.T) string {
+// buildStoq builds, once per test run, a stoq linking plugins (catalogue
+// names or folders of this checkout) with `stoq build`, as a user would.
+func buildStoq(t testing.TB, plugins ...string) string {
 	t.Helper()
-	stoqBinary.once.Do(func() {
-		root, err := filepath.Abs("../..")
-		if err != nil {
-			stoqBinary.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "stoq-redis-test-")
-		if err != nil {
-			stoqBinary.err = err
-			return
-		}
-		stoqBinary.dir = dir
-		bin := filepath.Join(dir, "stoq")
-		cmd := exec.Command("go", "run", "./cli/cmd/stoq", "build", "--catalog", root, "-q", "-o", bin,
-			"--with", "redis", "--with", "hash", "--with", "./plugins/redis/testdata/redistest-killer")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "STOQ_HOME="+filepath.Join(dir, "builder-home"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			stoqBinary.err = fmt.Errorf("stoq build: %v\n%s", err, out)
-			return
-		}
-		stoqBinary.path = bin
-	})
-	if stoqBinary.err != nil {
-		t.Fatal(stoqBinary.err)
+	binaries.mu.Lock()
+	defer binaries.mu.Unlock()
+	key := strings.Join(plugins, " ")
+	if bin, ok := binaries.built[key]; ok {
+		return bin
 	}
-	return stoqBinary.path
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binaries.dir == "" {
+		if binaries.dir, err = os.MkdirTemp("", "stoq-redis-test-"); err != nil {
+			t.Fatal(err)
+		}
+		binaries.built = map[string]string{}
+	}
+	bin := filepath.Join(binaries.dir, fmt.Sprintf("stoq-%d", len(binaries.built)))
+	args := []string{"run", "./cli/cmd/stoq", "build", "--catalog", root, "-q", "-o", bin}
+	for _, p := range plugins {
+		args = append(args, "--with", p)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "STOQ_HOME="+filepath.Join(binaries.dir, "builder-home"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("stoq build %s: %v\n%s", key, err, out)
+	}
+	binaries.built[key] = bin
+	return bin
 }
 
 // worker is one `stoq run` process.
@@ -98,7 +105,6 @@ func (w *worker) log() string {
 // as consumer name, with the harness's options and args.
 func (h *harness) startWorker(bin, name string, args ...string) *worker {
 	h.t.Helper()
-	home := h.t.TempDir()
 	opts := []string{"redis:consumer=" + name}
 	for k, v := range h.opts {
 		if k != "consumer" {
@@ -106,9 +112,16 @@ func (h *harness) startWorker(bin, name string, args ...string) *worker {
 		}
 	}
 	all := append([]string{"run", "-P", "redis", "-C", "redis", "-a", "hash", "redistest-killer", "--plugin-opts"}, opts...)
+	return h.startProcess(bin, name, append(all, args...)...)
+}
+
+// startProcess starts bin with args and its own STOQ_HOME, killed when the
+// test ends; its stderr is kept (and logged when the test failed).
+func (h *harness) startProcess(bin, name string, args ...string) *worker {
+	h.t.Helper()
 	w := &worker{name: name, exited: make(chan struct{}), lines: make(chan string, 100)}
-	w.cmd = exec.Command(bin, append(all, args...)...)
-	w.cmd.Env = append(os.Environ(), "STOQ_HOME="+home)
+	w.cmd = exec.Command(bin, args...)
+	w.cmd.Env = append(os.Environ(), "STOQ_HOME="+h.t.TempDir())
 	pr, pw := io.Pipe()
 	w.cmd.Stderr = pw
 	go func() {
@@ -135,8 +148,8 @@ func (h *harness) startWorker(bin, name string, args ...string) *worker {
 	return w
 }
 
-// signal sends sig and waits for the exit; it returns the exit status.
-func (w *worker) stop(t *testing.T, sig syscall.Signal) int {
+// stop sends sig and waits for the exit; it returns the exit status.
+func (w *worker) stop(t testing.TB, sig syscall.Signal) int {
 	t.Helper()
 	if err := w.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -237,7 +250,7 @@ func (h *harness) submitFiles(bin, dir string, n int) map[string]string {
 func TestWorkersShareTasks(t *testing.T) {
 	const tasks = 5000
 	h := newHarness(t, map[string]string{"claim_idle_ms": "1500", "block_ms": "200", "batch": "20"})
-	bin := buildStoq(t)
+	bin := buildStoq(t, testPlugins...)
 	dir, sums := writeCorpus(t, tasks, 4096)
 	ids := h.submitFiles(bin, dir, tasks)
 	missingRef := h.add(fieldArchived, `{"redis": {"sha256": "`+strings.Repeat("0", 64)+`"}}`)
@@ -335,7 +348,7 @@ func scanIDsByFile(h *harness) map[string]map[string]bool {
 }
 
 // scrapeText fetches Prometheus text metrics as "name{labels}" → value.
-func scrapeText(t *testing.T, url string) map[string]float64 {
+func scrapeText(t testing.TB, url string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -364,7 +377,7 @@ func scrapeText(t *testing.T, url string) map[string]float64 {
 func TestWorkerServesMetrics(t *testing.T) {
 	const tasks = 300
 	h := newHarness(t, map[string]string{"claim_idle_ms": "300"})
-	bin := buildStoq(t)
+	bin := buildStoq(t, testPlugins...)
 	dir, _ := writeCorpus(t, tasks, 512)
 	h.submitFiles(bin, dir, tasks)
 	// Three tasks held by a worker that died, and one delivered too often.

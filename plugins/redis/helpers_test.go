@@ -105,7 +105,7 @@ func init() {
 
 // harness is a redis-server and the redis plugin's options for it.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *redistest.Server
 	rdb  *redis.Client
 	opts map[string]string
@@ -113,7 +113,7 @@ type harness struct {
 
 // newHarness starts a server. The options make tests quick: short reads
 // and a short claim_idle_ms; extra overrides them.
-func newHarness(t *testing.T, extra map[string]string) *harness {
+func newHarness(t testing.TB, extra map[string]string) *harness {
 	t.Helper()
 	srv := redistest.Start(t)
 	opts := map[string]string{"redis_url": srv.URL, "block_ms": "100", "claim_idle_ms": "400", "consumer": "worker-1"}
@@ -132,7 +132,9 @@ func (h *harness) engine(opts ...engine.Option) *engine.Stoq {
 	}, opts...)...)
 }
 
-// run starts s.Run; stop cancels it and returns its error once it returned.
+// run starts s.Run; stop cancels it and, once it returned, closes the
+// engine (as the stoq command does: the last acknowledgements are sent
+// then) and returns Run's error.
 func (h *harness) run(s *engine.Stoq, start ...string) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -146,6 +148,9 @@ func (h *harness) run(s *engine.Stoq, start ...string) (stop func() error) {
 			case err = <-done:
 			case <-time.After(time.Minute):
 				h.t.Fatalf("Run did not return within a minute of being stopped")
+			}
+			if cerr := s.Close(); cerr != nil && err == nil {
+				err = cerr
 			}
 		})
 		return err
@@ -230,7 +235,7 @@ func (h *harness) streamLen(stream string) int64 {
 }
 
 // waitFor polls cond until it holds, failing the test after a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !cond() {
@@ -243,7 +248,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // workerResult returns worker name's results in the response's first
 // payload.
-func workerResult(t *testing.T, r *core.StoqResponse, name string) map[string]any {
+func workerResult(t testing.TB, r *core.StoqResponse, name string) map[string]any {
 	t.Helper()
 	if len(r.Results) == 0 {
 		t.Fatalf("response %s has no payload: errors %v", r.ScanID, r.Errors)

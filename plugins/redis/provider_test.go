@@ -204,12 +204,14 @@ func TestTasksOfADeadWorkerAreClaimed(t *testing.T) {
 	}
 	s := h.engine()
 	stop := h.run(s, sizeWorker)
-	waitFor(t, "5 results", func() bool { return len(h.results()) == 5 })
 	inst, _ := s.LoadPlugin("redis")
 	metrics := map[string]float64{}
-	for _, m := range inst.(*Plugin).Metrics() {
-		metrics[m.Name] = m.Value
-	}
+	waitFor(t, "5 results acknowledged", func() bool {
+		for _, m := range inst.(*Plugin).Metrics() {
+			metrics[m.Name] = m.Value
+		}
+		return len(h.results()) == 5 && metrics["stoq_redis_acknowledged_total"] == 5
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -103,13 +103,14 @@ type Plugin struct {
 	payloadTTL time.Duration
 	maxInline  int
 
-	held      heldTasks // the tasks this worker holds (read, not yet finished)
+	held      heldTasks   // the tasks this worker holds (read, not yet finished)
+	acks      chan string // finished tasks, for the acknowledger
 	stats     counters
 	ingesting atomic.Bool
 
 	closeOnce sync.Once
-	closing   chan struct{} // closed by Close: stops the refresher
-	refresher sync.WaitGroup
+	closing   chan struct{}  // closed by Close: stops the refresher and the acknowledger
+	refresher sync.WaitGroup // the refresher and the acknowledger
 }
 
 // counters are what Metrics reports.
@@ -147,6 +148,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		deadLetterStream: strings.TrimSpace(cfg.String("dead_letter_stream", "stoq:tasks:dead")),
 		resultsStream:    strings.TrimSpace(cfg.String("results_stream", "stoq:results")),
 		closing:          make(chan struct{}),
+		acks:             make(chan string, 4096),
 	}
 	for key, v := range map[string]string{"stream": p.stream, "group": p.group, "dead_letter_stream": p.deadLetterStream, "results_stream": p.resultsStream} {
 		if v == "" {
@@ -262,7 +264,8 @@ func (p *Plugin) Metrics() []core.Metric {
 	}
 }
 
-// Close stops refreshing the tasks held, removes this worker's consumer
+// Close acknowledges the tasks finished last, stops refreshing the tasks
+// held, removes this worker's consumer
 // from the group when it holds nothing (so groups do not collect the names
 // of finished processes), and closes the connections.
 func (p *Plugin) Close() error {
