@@ -29,7 +29,9 @@ import (
 //     valid plugin name, such as `bad.exe` or `/tmp/x`; for --plugin-opts:
 //     no `name:key=value`; for --request-extra: no `=`). So `stoq scan -s
 //     hash peinfo /tmp/bad.exe` works, while `stoq scan -s hash peinfo`
-//     scans stdin. Write `--` before the FILE to remove any doubt.
+//     scans stdin. Write `--` before the FILE to remove any doubt. The
+//     commands plugins contribute (stoq submit) find their positional
+//     words the same way, after their --plugin-opts.
 //
 // Values of the plugin-name flags may also be comma-separated
 // (`-a hash,yara`) and the flags repeated (`-a hash -a yara`); values of

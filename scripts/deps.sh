@@ -14,6 +14,7 @@ packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config)
 packages+=(python3-olefile libgsf-bin msitools) # ole plugin tests: olefile is the reference; gsf and msibuild write real compound files
 packages+=(libmagic-dev file zip p7zip-full zstd lz4) # mimetype plugin (cgo libmagic); its tests compare with `file` and make samples with zip, 7z, zstd, lz4
 packages+=(zip unzip p7zip-full bzip2 xz-utils zstd gcab cpio binutils) # decompress tests make archives with them; 7z is its fallback (cab, ar, cpio, ...)
+packages+=(redis-server) # redis plugin tests and benchmarks start a real redis-server (Debian 12: 7.0)
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
