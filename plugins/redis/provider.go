@@ -41,6 +41,13 @@ func (h *heldTasks) remove(id string) {
 	delete(h.ids, id)
 }
 
+func (h *heldTasks) has(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.ids[id]
+	return ok
+}
+
 func (h *heldTasks) list() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -357,6 +364,9 @@ func (p *Plugin) claimIdleTasks(ctx context.Context, q *core.Queue, puts context
 				n, ok := counts[m.ID]
 				if !ok {
 					continue // finished by its worker since
+				}
+				if p.held.has(m.ID) {
+					continue // this worker's own, in its queue or a scan: a refresh came late
 				}
 				p.stats.claimed.Add(1)
 				if n > int64(p.maxDeliveries) {
