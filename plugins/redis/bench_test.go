@@ -71,25 +71,75 @@ func BenchmarkWorkers(b *testing.B) {
 		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
 			for range b.N {
 				h := newHarness(b, map[string]string{"block_ms": "1000", "batch": "20"})
-				var workers []*worker
-				for i := range n {
-					w := h.startBenchWorker(bin, fmt.Sprint("bench-", i), "-a", "hash", "yara", "--plugin-opts", "yara:worker_rules="+rules)
-					workers = append(workers, w)
-				}
-				waitFor(b, "every worker waiting for tasks", func() bool { return h.blockedReaders() == n })
+				workers := h.startBenchWorkers(bin, rules, n, true)
 				start := time.Now()
 				h.submitFiles(bin, dir, benchTasks)
 				waitFor(b, "every result", func() bool { return h.streamLen("stoq:results") >= benchTasks })
 				elapsed := time.Since(start)
-				for _, w := range workers {
-					if code := w.stop(b, syscall.SIGTERM); code != 0 {
-						b.Fatalf("%s exit status %d:\n%s", w.name, code, w.log())
-					}
-				}
+				stopAll(b, workers)
 				b.ReportMetric(float64(benchTasks)/elapsed.Seconds(), "files/s")
 				b.ReportMetric(0, "ns/op")
 			}
 		})
+	}
+}
+
+// BenchmarkBacklog is the rate at which workers drain tasks queued before
+// they started: the consumers' side alone, without stoq submit running
+// beside them (timed from the workers' start, which includes compiling the
+// yara rules, to the last result).
+func BenchmarkBacklog(b *testing.B) {
+	bin := buildStoq(b, benchPlugins...)
+	rules := benchRules(b)
+	dir := benchCorpus(b, benchTasks)
+	cfg := filepath.Join(b.TempDir(), "stoq.cfg")
+	if err := os.WriteFile(cfg, []byte("[core]\nprovider_consumers = 8\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n    int
+		args []string
+	}{{1, nil}, {2, nil}, {4, nil}, {1, []string{"--config-file", cfg}}} {
+		name := fmt.Sprintf("workers=%d", tc.n)
+		if tc.args != nil {
+			name += ",provider_consumers=8"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				h := newHarness(b, map[string]string{"block_ms": "1000", "batch": "20"})
+				h.submitFiles(bin, dir, benchTasks)
+				start := time.Now()
+				workers := h.startBenchWorkers(bin, rules, tc.n, false, tc.args...)
+				waitFor(b, "every result", func() bool { return h.streamLen("stoq:results") >= benchTasks })
+				elapsed := time.Since(start)
+				stopAll(b, workers)
+				b.ReportMetric(float64(benchTasks)/elapsed.Seconds(), "files/s")
+				b.ReportMetric(0, "ns/op")
+			}
+		})
+	}
+}
+
+// startBenchWorkers starts n hash + yara workers with args; with waitIdle,
+// it waits until every one of them waits for tasks (an empty stream).
+func (h *harness) startBenchWorkers(bin, rules string, n int, waitIdle bool, args ...string) []*worker {
+	h.t.Helper()
+	var workers []*worker
+	for i := range n {
+		all := append([]string{"-a", "hash", "yara", "--plugin-opts", "yara:worker_rules=" + rules}, args...)
+		workers = append(workers, h.startBenchWorker(bin, fmt.Sprint("bench-", i), all...))
+	}
+	if waitIdle {
+		waitFor(h.t, "every worker waiting for tasks", func() bool { return h.blockedReaders() == n })
+	}
+	return workers
+}
+
+func stopAll(b *testing.B, workers []*worker) {
+	for _, w := range workers {
+		if code := w.stop(b, syscall.SIGTERM); code != 0 {
+			b.Fatalf("%s exit status %d:\n%s", w.name, code, w.log())
+		}
 	}
 }
 
