@@ -8,7 +8,7 @@ BIN     := bin/stoq
 DEMO    := build/demo
 
 .DEFAULT_GOAL := build
-.PHONY: build deps demo test vet staticcheck lint-catalog bench clean
+.PHONY: build deps demo test vet staticcheck lint-catalog release-check release-tags bench clean
 
 deps:
 	@./scripts/deps.sh
@@ -19,11 +19,11 @@ build: deps
 
 demo: build
 	$(GO) run ./tools/cmd/demo-sample -o $(DEMO)
-	$(BIN) scan $(DEMO)/invoice.pdf -R yara -a hash exif
+	$(BIN) scan $(DEMO)/invoice.eml -R yara -a hash --plugin-opts smtp:extract_iocs=true
 
 vet:
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) vet ./...); done
+	@set -e; for m in $(MODULES); do echo "== go vet $$m"; (cd $$m && $(GO) mod tidy -diff && $(GO) vet ./...); done
 
 # staticcheck, pinned by tools/go.mod (a tool directive), over every module:
 # any finding fails the build.
@@ -37,8 +37,16 @@ staticcheck: $(STATICCHECK)
 lint-catalog:
 	cd tools && $(GO) run ./cmd/lint-catalog ..
 
+# Every module zips as a module proxy serves it, at the version it states;
+# prints the tags a release creates. release-tags creates them at HEAD.
+release-check:
+	cd tools && $(GO) run ./cmd/release-check ..
+
+release-tags:
+	cd tools && $(GO) run ./cmd/release-check -create-tags ..
+
 # Every module of the workspace: a root `go test ./...` does not reach them.
-test: deps vet staticcheck lint-catalog
+test: deps vet staticcheck lint-catalog release-check
 	@set -e; failed=""; \
 	for m in $(MODULES); do \
 		echo "== go test -race $$m"; \

@@ -83,6 +83,7 @@ type installFlags struct {
 	builderFlags
 	github, installDir      string
 	upgrade, force, rebuild bool
+	noSeed                  bool
 }
 
 // installHelp and installExamples are stoq install --help.
@@ -94,21 +95,32 @@ that binary from then on.
 A plugin is a Go module with a NAME.stoq manifest whose package registers
 itself. It comes from:
   stoq:NAME[@VERSION]          plugins/NAME of the catalogue (tag
-                               plugins/NAME/vVERSION; the highest tag
-                               without a version)
+                               plugins/NAME/vVERSION)
   OWNER/REPO[/DIR][@VERSION]   a GitHub repository (with --github)
   GIT-URL[//DIR][@VERSION]     any git repository (file:// works offline)
-  PATH                         a plugin folder
+  MODULE[@VERSION]             a published Go module, through your GOPROXY
+  PATH[@VERSION]               a plugin folder (named as you like), or a
+                               git repository on disk (a bare one too)
+Without a version, the newest release whose min_stoq_version this stoq
+meets; a version must be the one the plugin's manifest says.
 
-The manifest is checked first (required fields, name, semver version, and
-min_stoq_version against this stoq's version); nothing changes when a check
-fails or the build fails. The first build compiles every dependency and can
-take minutes; later ones take seconds, and an unchanged set of plugins is
-not rebuilt.`
+The plugin is checked first (required manifest fields, a name that is no
+stoq command nor built-in plugin, semver version, min_stoq_version against
+this stoq's version, go.mod module = manifest Module), then the new binary
+is built and tried (stoq version, stoq list) before it replaces the old
+one: nothing changes when a check, the build or the trial fails, and the
+error gives the new binary's own words. The first build compiles every
+dependency and can take minutes; later ones take seconds, and an unchanged
+set of plugins is not rebuilt.
+
+Run by a stoq that links plugins (make's bin/stoq, a stoq build binary),
+install also installs those plugins (unless --no-seed), so that
+$STOQ_HOME/bin/stoq links them too and that stoq hands off to it.`
 
 const installExamples = `  stoq install --github stoq:yara
   stoq install --github stoq:hash@3.0.0 --upgrade
   stoq install --github acme/stoq-plugins/pdfid@1.2.0
+  stoq install github.com/acme/stoq-pdfid@v1.2.0
   stoq install ./myplugin
   stoq install stoq:hash --catalog ~/src/stoq
   stoq install --rebuild`
@@ -141,6 +153,7 @@ func newInstallCommand(env *Env) *cobra.Command {
 	cmd.Flags().BoolVar(&flags.upgrade, "upgrade", false, "Replace the plugin if it is already installed (with a newer or an older version)")
 	cmd.Flags().BoolVar(&flags.force, "force", false, "Install even when the plugin's min_stoq_version is not met by this stoq")
 	cmd.Flags().BoolVar(&flags.rebuild, "rebuild", false, "Rebuild $STOQ_HOME/bin/stoq with the installed plugins (after upgrading stoq)")
+	cmd.Flags().BoolVar(&flags.noSeed, "no-seed", false, "Do not also install the plugins this stoq links (a `stoq build` binary such as make's bin/stoq seeds $STOQ_HOME with them)")
 	_ = cmd.MarkFlagDirname("install-dir")
 	flags.add(cmd)
 	return cmd
@@ -172,20 +185,51 @@ func (f *installFlags) options(env *Env, args []string) (builder.InstallOptions,
 			return opts, usageError(err)
 		}
 	}
+	if !f.noSeed {
+		opts.Seed = seedOf(env, os.Executable)
+	}
 	opts.Catalog, opts.CoreDir, opts.CLIDir, err = f.sources(env)
 	return opts, err
+}
+
+// seedOf is the running binary as a seed of $STOQ_HOME: a `stoq build`
+// binary that links plugins (make's bin/stoq), so that the binary stoq
+// install builds links them too and can stand in for it (handoff.go).
+func seedOf(env *Env, executable func() (string, error)) *builder.Seed {
+	if env.Build.Kind != BuildKindBuild || len(env.Build.Plugins) == 0 {
+		return nil
+	}
+	self, err := executable()
+	if err != nil {
+		return nil
+	}
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
+	}
+	seed := &builder.Seed{Binary: self}
+	for _, p := range env.Build.Plugins {
+		seed.Plugins = append(seed.Plugins, builder.LinkedPlugin{Name: p.Name, Version: p.Version, Module: p.Module, Source: p.Source})
+	}
+	return seed
 }
 
 // printInstalled says what stoq install did.
 func printInstalled(w io.Writer, res *builder.InstallResult) {
 	if res.Plugin == nil {
 		fmt.Fprintf(w, "Rebuilt %s\n", res.Link.Output)
-		return
+	} else {
+		if r := res.Replaced; r != nil && r.Version != res.Plugin.Version {
+			fmt.Fprintf(w, "Replaced %s %s with %s %s\n", r.Name, r.Version, res.Plugin.Name, res.Plugin.Version)
+		}
+		fmt.Fprintf(w, "Successfully installed to %s\n", res.Dir)
 	}
-	if r := res.Replaced; r != nil && r.Version != res.Plugin.Version {
-		fmt.Fprintf(w, "Replaced %s %s with %s %s\n", r.Name, r.Version, res.Plugin.Name, res.Plugin.Version)
+	if len(res.Seeded) > 0 {
+		names := make([]string, len(res.Seeded))
+		for i, p := range res.Seeded {
+			names[i] = p.Name + " " + p.Version
+		}
+		fmt.Fprintf(w, "Also installed the plugins this stoq links, so that %s stands in for it: %s\n", res.Link.Output, strings.Join(names, ", "))
 	}
-	fmt.Fprintf(w, "Successfully installed to %s\n", res.Dir)
 }
 
 func newUninstallCommand(env *Env) *cobra.Command {

@@ -15,9 +15,9 @@ const runExamples = `  # Monitor a folder for new files, hash and peinfo them, s
   stoq run -P dirmon -C filedir -a hash peinfo \
       --plugin-opts dirmon:source_dir=/tmp/monitor filedir:results_dir=/tmp/results
 
-  # Ingest from a provider, force every payload through yara, trid and exif,
+  # Ingest a folder's files, force every payload through yara and exif,
   # and print one JSON line per result:
-  stoq run -P rabbitmq -a yara trid exif
+  stoq run -P filedir -a yara exif --plugin-opts filedir:source_dir=/data/in
 
   # Monitor a folder and archive every payload with an archiver:
   stoq run -P dirmon -A filedir

@@ -18,8 +18,8 @@ const scanExamples = `  # Scan a file with the plugins and dispatch rules of sto
   # Scan content piped on stdin, hashing it and every payload extracted:
   cat mail.eml | stoq scan - -a hash
 
-  # Dispatch with yara's rules, decorate, and tag the request:
-  stoq scan /tmp/bad.exe -R yara -D yara --request-source my_mail \
+  # Dispatch with yara's rules, and tag the request:
+  stoq scan /tmp/bad.exe -R yara --request-source my_mail \
       --request-extra server=mail-server-01 postfix=true
 
   # Save the result with a connector instead of printing it:

@@ -32,27 +32,47 @@ func handoff(env *Env, args []string) (handled bool, code int) {
 
 // handoffTarget decides whether to hand off, and to which file: not when
 // this stoq must run itself (handoffRefused), when there is no other
-// executable $STOQ_HOME/bin/stoq (installedBinary), or when that was built
-// for another core version (homeBinaryIsCurrent).
+// executable $STOQ_HOME/bin/stoq (installedBinary), when that was built
+// for another core version (homeBinaryIsCurrent), or when this is a `stoq
+// build` binary whose plugins it lacks (homeBinaryStandsIn).
 func handoffTarget(env *Env, args []string, getenv func(string) string, executable func() (string, error)) (string, bool) {
 	if handoffRefused(env, args, getenv) {
 		return "", false
 	}
 	target, ok := installedBinary(env, executable)
-	if !ok || !homeBinaryIsCurrent(env) {
+	if !ok || !homeBinaryIsCurrent(env) || !homeBinaryStandsIn(env, executable) {
 		return "", false
 	}
 	return target, true
 }
 
+// homeBinaryStandsIn reports whether $STOQ_HOME/bin/stoq may run instead of
+// this binary. Always, unless this is a `stoq build` binary (built on
+// purpose, it runs itself): then only once an install it ran seeded
+// $STOQ_HOME with its plugins (make's bin/stoq, then bin/stoq install X),
+// and while $STOQ_HOME/bin/stoq links every one of them at the same
+// version, except those uninstalled since.
+func homeBinaryStandsIn(env *Env, executable func() (string, error)) bool {
+	if env.Build.Kind != BuildKindBuild {
+		return true
+	}
+	seed := seedOf(env, executable)
+	if seed == nil {
+		return false
+	}
+	ok, _ := builder.HomeStandsIn(env.Home, seed.Binary, core.Version, seed.Plugins)
+	return ok
+}
+
 // handoffRefused reports whether this stoq runs itself whatever is
-// installed: after a handoff ($STOQ_HANDOFF), for the builder's own
+// installed: after a handoff ($STOQ_HANDOFF), and for the builder's own
 // commands (install, uninstall and build need no plugins, and the stoq
 // typed builds with its own core: `go run …/cmd/stoq build` in the
-// Makefile must not run an older installed stoq), and in a `stoq build`
-// binary (built on purpose, it runs itself).
+// Makefile must not run an older installed stoq). A `stoq build` binary
+// hands off only to a home binary that links what it links
+// (homeBinaryStandsIn).
 func handoffRefused(env *Env, args []string, getenv func(string) string) bool {
-	if getenv(HandoffEnvVar) != "" || env.Build.Kind == BuildKindBuild {
+	if getenv(HandoffEnvVar) != "" {
 		return true
 	}
 	for _, a := range args {

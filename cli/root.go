@@ -75,9 +75,9 @@ const rootExamples = `  # Scan a file with installed plugins and dispatch rules:
   # Scan a file and force it to go through the yara plugin:
   stoq scan mybadfile.exe -s yara
 
-  # Ingest from RabbitMQ, force all payloads through yara, trid and exif,
-  # then save results to file:
-  stoq run -a yara trid exif -P rabbitmq -C filedir
+  # Monitor a folder, force every payload through yara and exif, then save
+  # results to files:
+  stoq run -P dirmon -a yara exif -C filedir --plugin-opts dirmon:source_dir=/tmp/monitor
 
   # Monitor a directory (set in stoq.cfg or --plugin-opts) for newly
   # created files, send them to workers, and archive every payload:
@@ -116,6 +116,7 @@ func newRootCommand(env *Env) *cobra.Command {
 	}
 	root.AddCommand(newScanCommand(env), newRunCommand(env), newListCommand(env), newVersionCommand(env))
 	addBuilderCommands(root, env)
+	root.AddCommand(newNewCommand(env))
 	addPluginCommands(root, env)
 	return root
 }

@@ -9,3 +9,5 @@ require (
 	gopkg.in/ini.v1 v1.68.0
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )
+
+require golang.org/x/mod v0.43.0

@@ -1,6 +1,6 @@
 module github.com/stoq-go/stoq/plugins/decompress/v3
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/bodgit/sevenzip v1.6.5
@@ -22,6 +22,7 @@ require (
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/stangelandcl/ppmd v0.1.1 // indirect
 	go4.org v0.0.0-20260112195520-a5071408f32f // indirect
+	golang.org/x/mod v0.43.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/ini.v1 v1.68.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect

@@ -24,10 +24,7 @@ func need(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed (scripts/deps.sh installs it): %v", tool, err)
-			}
-			t.Skipf("%s is not installed (run scripts/deps.sh): %v", tool, err)
+			stoqtest.Missing(t, "%s is not installed (run scripts/deps.sh): %v", tool, err)
 		}
 	}
 }

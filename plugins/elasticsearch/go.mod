@@ -1,6 +1,6 @@
 module github.com/stoq-go/stoq/plugins/elasticsearch/v3
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
@@ -16,6 +16,8 @@ require (
 	go.opentelemetry.io/otel v1.29.0 // indirect
 	go.opentelemetry.io/otel/metric v1.29.0 // indirect
 	go.opentelemetry.io/otel/trace v1.29.0 // indirect
+	golang.org/x/mod v0.43.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/ini.v1 v1.68.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )

@@ -25,14 +25,11 @@ import (
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
-// needExiftool skips tests that run the real ExifTool when it is missing.
+// needExiftool skips tests that run the real ExifTool when it is missing
+// (fails them under CI).
 func needExiftool(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("exiftool")
-	if err != nil {
-		t.Skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
-	}
-	return path
+	return stoqtest.Command(t, "exiftool", "libimage-exiftool-perl")
 }
 
 func newPlugin(t testing.TB, opts map[string]string) *Plugin {

@@ -35,10 +35,7 @@ func randomBytes(n int, seed uint64) []byte {
 func coreutilsDigest(t *testing.T, algo, path string) string {
 	t.Helper()
 	tool := algo + "sum"
-	bin, err := exec.LookPath(tool)
-	if err != nil {
-		t.Skipf("%s (coreutils) is not installed: %v", tool, err)
-	}
+	bin := stoqtest.Command(t, tool, "coreutils")
 	out, err := exec.Command(bin, "--", path).Output()
 	if err != nil {
 		t.Fatalf("%s %s: %v", tool, path, err)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // The test corpus: one sample of every kind the issue names (PE, ELF
@@ -56,7 +58,7 @@ func corpus(t testing.TB) []sample {
 	}
 	if len(corpusMissing) > 0 {
 		msg := "corpus samples left out, tools missing: " + strings.Join(corpusMissing, ", ")
-		if os.Getenv("CI") == "true" {
+		if stoqtest.UnderCI() {
 			t.Fatal(msg)
 		}
 		t.Log(msg)

@@ -17,16 +17,7 @@ import (
 // elsewhere the test is skipped with the apt-get line that brings it.
 func requireTool(t testing.TB, name, debianPackage string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not found (apt-get install -y %s, or ./scripts/deps.sh)", name, debianPackage)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return stoqtest.Command(t, name, debianPackage)
 }
 
 // fileMimeTypes runs `file --mime-type -b` (with extra arguments first) on

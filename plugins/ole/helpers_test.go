@@ -30,10 +30,7 @@ func needTool(t testing.TB, what string, err error) {
 	if err == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI (scripts/deps.sh installs it): %v", what, err)
-	}
-	t.Skipf("%s missing (install it with scripts/deps.sh): %v", what, err)
+	stoqtest.Missing(t, "%s missing (install it with scripts/deps.sh): %v", what, err)
 }
 
 // olefileStream is one stream as testdata/olefile_streams.py reports it.

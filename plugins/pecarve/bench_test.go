@@ -67,3 +67,44 @@ func BenchmarkFloor(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHostile is the worker alone on the hostile payloads of issue 14
+// (hostile_test.go), one scan per op, and on 32,000 DOS headers sharing a
+// 65,535-section NT header; carved/op is how many PEs one scan extracts.
+func BenchmarkHostile(b *testing.B) {
+	cases := append(hostileCases(), hostileCase{"many sections/2.9MB", manySections(256_000)})
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			w := stoqtest.New[*Plugin](b, "pecarve", nil)
+			p := stoqtest.Payload(c.content, nil)
+			req := stoqtest.Request(p)
+			b.SetBytes(int64(len(c.content)))
+			var carved int
+			for b.Loop() {
+				resp, err := w.Scan(b.Context(), p, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				carved = len(resp.Extracted)
+			}
+			b.ReportMetric(float64(carved), "carved/op")
+		})
+	}
+}
+
+// BenchmarkContextPattern is a pe_headers pattern with an assertion on the
+// preceding text (\b) on 3 MiB holding a million matches, none a PE: B/op
+// is what the scan allocates, which once included every match at once.
+func BenchmarkContextPattern(b *testing.B) {
+	payload := bytes.Repeat([]byte("MZ "), 1<<20)
+	w := stoqtest.New[*Plugin](b, "pecarve", map[string]string{"pe_headers": `\bMZ`})
+	p := stoqtest.Payload(payload, nil)
+	req := stoqtest.Request(p)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.Scan(b.Context(), p, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

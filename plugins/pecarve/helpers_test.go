@@ -252,3 +252,13 @@ func (s synthPE) build() []byte {
 	}
 	return b[:size:size]
 }
+
+// peSize reports whether b starts with a valid PE (parseHeaders) and, if
+// so, how many of its bytes the carved file keeps (peHeaders.size).
+func peSize(b []byte) (int, bool) {
+	h, ok := parseHeaders(b)
+	if !ok {
+		return 0, false
+	}
+	return h.size(b), true
+}

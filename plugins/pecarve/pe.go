@@ -42,8 +42,20 @@ func optionalHeaderLayout(magic uint16) (numberOfRvaAndSizes, dataDirectories ui
 
 var peSignature = [peSignatureSize]byte{'P', 'E', 0, 0}
 
-// peSize reports whether b starts with a valid PE and, if so, how many of
-// its bytes the carved file keeps.
+// peHeaders is what parseHeaders read of a valid PE's headers: where they
+// end, and where to look for its extent. Offsets are from the PE's first
+// byte.
+type peHeaders struct {
+	optHeader           uint64 // the optional header
+	sectionTable        uint64 // the section table ...
+	sectionTableEnd     uint64 // ... and its end
+	numberOfRvaAndSizes uint64 // offsets in the optional header
+	dataDirectories     uint64
+}
+
+// parseHeaders reports whether b starts with a valid PE and, if so, returns
+// its headers. It reads a fixed number of fields: its cost does not depend
+// on the PE.
 //
 // A PE is valid when b holds, entirely: a DOS header starting "MZ"; at
 // e_lfanew (any value, checked against len(b)) the "PE\0\0" signature and
@@ -52,18 +64,12 @@ var peSignature = [peSignatureSize]byte{'P', 'E', 0, 0}
 // (NumberOfSections entries after SizeOfOptionalHeader bytes of optional
 // header).
 //
-// Its size is the largest of: the end of the headers parsed, SizeOfHeaders,
-// PointerToRawData+SizeOfRawData of every section with raw data, and the
-// end of the Authenticode certificate table when there is one lying
-// entirely within b. A size past len(b) (a truncated PE) is cut to len(b).
-//
 // All arithmetic is on uint64 from 32- and 16-bit fields, so it cannot
-// overflow; every read is checked against len(b) first; the only loop is
-// over at most 65535 section entries that are known to be within b.
-func peSize(b []byte) (int, bool) {
+// overflow; every read is checked against len(b) first.
+func parseHeaders(b []byte) (peHeaders, bool) {
 	n := uint64(len(b))
 	if n < dosHeaderSize || b[0] != 'M' || b[1] != 'Z' {
-		return 0, false
+		return peHeaders{}, false
 	}
 	le := binary.LittleEndian
 
@@ -71,30 +77,49 @@ func peSize(b []byte) (int, bool) {
 	fileHeader := ntHeaders + peSignatureSize
 	optHeader := fileHeader + fileHeaderSize
 	if optHeader+optSizeOfHeadersEnd > n || [peSignatureSize]byte(b[ntHeaders:fileHeader]) != peSignature {
-		return 0, false
+		return peHeaders{}, false
 	}
 	numberOfRvaAndSizes, dataDirectories, ok := optionalHeaderLayout(le.Uint16(b[optHeader:]))
 	if !ok {
-		return 0, false
+		return peHeaders{}, false
 	}
 
 	numberOfSections := uint64(le.Uint16(b[fileHeader+fileNumberOfSectionsOffset:]))
 	sectionTable := optHeader + uint64(le.Uint16(b[fileHeader+fileSizeOfOptionalHdrOffset:]))
 	sectionTableEnd := sectionTable + numberOfSections*sectionEntrySize
 	if sectionTableEnd > n {
-		return 0, false
+		return peHeaders{}, false
 	}
+	return peHeaders{optHeader, sectionTable, sectionTableEnd, numberOfRvaAndSizes, dataDirectories}, true
+}
 
-	end := max(optHeader+optSizeOfHeadersEnd, sectionTableEnd, uint64(le.Uint32(b[optHeader+optSizeOfHeadersOffset:])))
-	for s := sectionTable; s < sectionTableEnd; s += sectionEntrySize {
+// headersEnd is the end of the headers parseHeaders read: the DOS header,
+// the NT headers as far as SizeOfHeaders, and the section table. A real PE
+// nested in another one lies in a section's data, never in these bytes.
+func (h peHeaders) headersEnd() uint64 {
+	return max(dosHeaderSize, h.optHeader+optSizeOfHeadersEnd, h.sectionTableEnd)
+}
+
+// size is how many bytes of b, the PE that h describes, the carved file
+// keeps: the largest of the end of the headers parsed, SizeOfHeaders,
+// PointerToRawData+SizeOfRawData of every section with raw data, and the end
+// of the Authenticode certificate table when there is one lying entirely
+// within b. A size past len(b) (a truncated PE) is cut to len(b).
+//
+// Its one loop is over the section table, which parseHeaders found within b.
+func (h peHeaders) size(b []byte) int {
+	n := uint64(len(b))
+	le := binary.LittleEndian
+	end := max(h.optHeader+optSizeOfHeadersEnd, h.sectionTableEnd, uint64(le.Uint32(b[h.optHeader+optSizeOfHeadersOffset:])))
+	for s := h.sectionTable; s < h.sectionTableEnd; s += sectionEntrySize {
 		if size := uint64(le.Uint32(b[s+sectionSizeOfRawDataOffset:])); size > 0 {
 			end = max(end, uint64(le.Uint32(b[s+sectionPointerToRawDataOffset:]))+size)
 		}
 	}
-	if certEnd, ok := certificateTableEnd(b, optHeader, numberOfRvaAndSizes, dataDirectories); ok {
+	if certEnd, ok := certificateTableEnd(b, h.optHeader, h.numberOfRvaAndSizes, h.dataDirectories); ok {
 		end = max(end, certEnd)
 	}
-	return int(min(end, n)), true
+	return int(min(end, n))
 }
 
 // certificateTableEnd returns the file offset just past the Authenticode

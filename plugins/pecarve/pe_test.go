@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // peSize on crafted headers: what it accepts, where it cuts, and that it
@@ -87,10 +89,7 @@ func TestPESize(t *testing.T) {
 // A signed PE is carved with its Authenticode signature, so the carved file
 // is the signed file and osslsigncode verifies it.
 func TestCarveSignedExecutable(t *testing.T) {
-	osslsigncode, err := exec.LookPath("osslsigncode")
-	if err != nil {
-		t.Skip("osslsigncode is not installed (apt-get install osslsigncode): skipping the Authenticode test")
-	}
+	osslsigncode := stoqtest.Command(t, "osslsigncode", "osslsigncode")
 	dir := t.TempDir()
 	certPEM, keyPEM := selfSignedCodeSigningCert(t)
 	files := map[string][]byte{"cert.pem": certPEM, "key.pem": keyPEM, "unsigned.exe": goExe(t, "go-hello")}

@@ -6,7 +6,7 @@
 //
 // Candidate headers are located with option pe_headers, a regular
 // expression (default MZ|ZM, stoQ's). Each candidate is validated as a PE
-// (see peSize for the exact rules: a DOS header, e_lfanew inside the
+// (see parseHeaders for the exact rules: a DOS header, e_lfanew inside the
 // payload, the "PE\0\0" signature, a PE32 or PE32+ optional header and a
 // section table inside the payload) and, when valid, extracted from its
 // first byte up to the end of its last section's raw data, as pefile's
@@ -18,11 +18,30 @@
 // verifies. A PE whose sections run past the end of the payload (a
 // truncated file) is carved up to the end of the payload.
 //
-// Every valid candidate is carved independently, so a PE embedded inside
-// another PE is carved as well as the outer one, in the order of their
-// offsets. Option max_carved (default 100) bounds how many PEs one payload
-// yields; when more valid PEs follow, the response carries an Error naming
-// the offset of the first one left out.
+// A PE embedded inside another PE (in a section's data, a dropper's
+// payload) is carved as well as the outer one, in the order of their
+// offsets. Candidates whose headers overlap are not all PEs, though: K DOS
+// headers pointing at one NT header, or an "MZ" inside another candidate's
+// headers, would otherwise give K overlapping, distinct carves of one PE
+// (issue 14's amplification). A run of valid candidates in which each one
+// starts inside the headers of the one before it (its DOS header, NT headers
+// and section table) is a chain, and only the first and the last of a chain
+// are carved: a DOS header planted in front of a real PE and pointing at its
+// NT header cannot hide it (the PE is the last of the chain), nor can one
+// planted in its DOS stub (it is the first). The section table is walked
+// only for PEs that are carved, so a chain costs the same whatever its
+// members declare.
+//
+// A payload this plugin carved itself (pecarve is in its extracted_by, as
+// when the yara dispatcher sends a carved PE back to pecarve) is not
+// carved again: the scan that carved it examined every candidate inside it,
+// so carving it again would find the same PEs or, for those that run past
+// its end, the same PEs cut short, new payloads that would come back in turn
+// round after round. Option max_carved (default 100) bounds how many PEs
+// one payload yields; when more valid PEs follow, the response carries an
+// Error naming the offset of the first one left out. Together these bound a
+// scan's carved payloads by max_carved for each payload that did not come
+// from pecarve.
 //
 // Each extracted payload's extra_data is {"offset": N}, the offset of the
 // PE in the scanned payload. Like stoQ's, the worker returns no results of
@@ -41,9 +60,11 @@
 // pattern must be written with ASCII characters (\x4d\x5a works, and . or
 // [^Z] match any byte); a pattern asking for a character in U+0080..U+00FF
 // (\x90, [\x80-\xff]), which stoQ would read as a byte but Go's regexp can
-// never match against one, is refused with an error. A pattern that needs
-// the text before a match (^, \A, \b, \B) is run over the whole payload at
-// once and keeps every match in memory; others resume after each match.
+// never match against one, is refused with an error. The search resumes
+// after each match, so memory stays the same however many matches there
+// are; a pattern that needs the text before a match (^, \A, \b, \B) resumes
+// with the byte before the resume point as context, and finds exactly the
+// matches of one search over the whole payload.
 //
 // # Memory
 //
@@ -62,6 +83,7 @@ import (
 	"log/slog"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/stoq-go/stoq/core/v3"
@@ -88,16 +110,19 @@ type Plugin struct {
 	// the default pattern.
 	headers *regexp.Regexp
 	// wholeText is set when headers has an assertion (^, \A, \b, \B) that
-	// depends on the text before a match, so it must run over the whole
-	// payload at once rather than from each resume point.
+	// depends on the text before a match, so a search resumed after a match
+	// must know the byte before it: afterByte is then headers behind one
+	// byte of that context (see contextMatchStarts).
 	wholeText bool
+	afterByte *regexp.Regexp
 	maxCarved int
+	name      string // the plugin's name, as extracted_by records it
 	log       *slog.Logger
 }
 
 // New reads options pe_headers and max_carved; the pattern is compiled once.
 func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
-	p := &Plugin{log: log}
+	p := &Plugin{name: cfg.Name(), log: log}
 	pattern := cfg.String("pe_headers", defaultPEHeaders)
 	if pattern == "" {
 		return nil, cfg.OptionError("pe_headers", "want a regular expression locating PE headers, such as MZ|ZM")
@@ -114,7 +139,11 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		if p.headers, err = regexp.Compile(pattern); err != nil {
 			return nil, cfg.OptionError("pe_headers", "not a valid regular expression (Go RE2 syntax): "+err.Error())
 		}
-		p.wholeText = needsPrecedingText(parsed)
+		if p.wholeText = needsPrecedingText(parsed); p.wholeText {
+			if p.afterByte, err = regexp.Compile(afterBytePattern(pattern)); err != nil {
+				return nil, cfg.OptionError("pe_headers", "cannot be searched from a given offset: "+err.Error())
+			}
+		}
 	}
 	if p.maxCarved, err = cfg.Int("max_carved", defaultMaxCarved); err != nil {
 		return nil, err
@@ -190,36 +219,92 @@ func needsPrecedingText(re *syntax.Regexp) bool {
 	return false
 }
 
-// Scan carves every valid PE out of the payload. It returns no results,
-// only extracted payloads (and an Error when max_carved was reached).
+// Scan carves the PEs of the payload (see the package documentation for
+// which). It returns no results, only extracted payloads, and an Error when
+// max_carved was reached.
 func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.Request) (*core.WorkerResponse, error) {
-	content := payload.Content
 	resp := &core.WorkerResponse{}
+	if p.carvedByUs(payload) {
+		p.log.Debug("not carving a PE this plugin carved: its scan examined every header inside it", "payload", payload.ID())
+		return resp, nil
+	}
+	c := carving{content: payload.Content, maxCarved: p.maxCarved, resp: resp}
+	// prev is the previous valid candidate. It was carved if it starts a
+	// chain (it does not start inside the headers of the candidate before
+	// it); otherwise it is carved once it turns out to end its chain (the
+	// next valid candidate does not start inside its headers, or there is
+	// none).
+	var prev candidate
+	havePrev, prevCarved := false, false
 	examined := 0
-	for offset := range p.candidates(content) {
+	for offset := range p.candidates(c.content) {
 		if examined++; examined%ctxCheckInterval == 0 {
 			if err := ctx.Err(); err != nil {
-				return resp, fmt.Errorf("stopped at offset %d of %d: %w", offset, len(content), err)
+				return resp, fmt.Errorf("stopped at offset %d of %d: %w", offset, len(c.content), err)
 			}
 		}
-		size, ok := peSize(content[offset:])
+		h, ok := parseHeaders(c.content[offset:])
 		if !ok {
 			continue
 		}
-		if len(resp.Extracted) == p.maxCarved {
-			resp.Errors = append(resp.Errors, core.Errorf(
-				"max_carved (%d) reached: the PE at offset %d and any after it were not carved", p.maxCarved, offset))
-			break
+		cur := candidate{offset, h}
+		inChain := havePrev && offset < prev.headersEnd()
+		if havePrev && !inChain && !prevCarved && !c.carve(prev) {
+			return resp, nil
 		}
-		meta := core.NewPayloadMeta()
-		meta.ExtraData["offset"] = offset
-		end := offset + size
-		resp.Extracted = append(resp.Extracted, core.ExtractedPayload{
-			Content:     content[offset:end:end],
-			PayloadMeta: meta,
-		})
+		prevCarved = !inChain
+		if prevCarved && !c.carve(cur) {
+			return resp, nil
+		}
+		prev, havePrev = cur, true
+	}
+	if havePrev && !prevCarved {
+		c.carve(prev)
 	}
 	return resp, nil
+}
+
+// carvedByUs reports whether payload is a PE this plugin carved: the scan
+// that carved it out of its parent examined every candidate inside it, so
+// carving it again could only find the same PEs, or the same PEs cut short
+// at its end (distinct payloads, each carved again in the next round: the
+// amplification of issue 14).
+func (p *Plugin) carvedByUs(payload *core.Payload) bool {
+	return payload.Results != nil && slices.Contains(payload.Results.ExtractedBy, p.name)
+}
+
+// candidate is a valid PE header at an offset of the payload.
+type candidate struct {
+	offset int
+	peHeaders
+}
+
+// headersEnd is the payload offset where the candidate's headers end.
+func (c candidate) headersEnd() int { return c.offset + int(c.peHeaders.headersEnd()) }
+
+// carving collects the carved PEs of one scan.
+type carving struct {
+	content   []byte
+	maxCarved int
+	resp      *core.WorkerResponse
+}
+
+// carve extracts the PE at c, or reports that max_carved was reached and
+// returns false.
+func (cv *carving) carve(c candidate) bool {
+	if len(cv.resp.Extracted) == cv.maxCarved {
+		cv.resp.Errors = append(cv.resp.Errors, core.Errorf(
+			"max_carved (%d) reached: the PE at offset %d and any after it were not carved", cv.maxCarved, c.offset))
+		return false
+	}
+	meta := core.NewPayloadMeta()
+	meta.ExtraData["offset"] = c.offset
+	end := c.offset + c.size(cv.content[c.offset:])
+	cv.resp.Extracted = append(cv.resp.Extracted, core.ExtractedPayload{
+		Content:     cv.content[c.offset:end:end],
+		PayloadMeta: meta,
+	})
+	return true
 }
 
 // candidates yields the offsets of candidate PE headers, in increasing
@@ -229,7 +314,7 @@ func (p *Plugin) candidates(content []byte) iter.Seq[int] {
 	case p.headers == nil:
 		return mzOffsets(content)
 	case p.wholeText:
-		return matchStarts(p.headers, content)
+		return contextMatchStarts(p.headers, p.afterByte, content)
 	default:
 		return resumedMatchStarts(p.headers, content)
 	}
@@ -270,12 +355,60 @@ func resumedMatchStarts(re *regexp.Regexp, content []byte) iter.Seq[int] {
 	}
 }
 
-// matchStarts yields the start of each non-overlapping match of re over
-// the whole content, for patterns that need the text before a match.
-func matchStarts(re *regexp.Regexp, content []byte) iter.Seq[int] {
+// afterBytePattern is pattern behind one character of context, captured
+// as group 1: matched against content[pos-1:], it finds pattern's matches
+// from pos on as a search of the whole content would, assertions about the
+// text before them (^, \b, \B) included, since they only look at the
+// character before a position, and \A cannot match past the start.
+func afterBytePattern(pattern string) string { return `(?s:.)(` + pattern + `)` }
+
+// contextMatchStarts yields the start of each match that re.FindAllIndex
+// would return over content, in order, without holding the matches: each
+// search resumes where the last one ended, with afterByte (re behind one
+// character, afterBytePattern) run from the byte before, so assertions about
+// the preceding text see it. Positions follow FindAllIndex exactly: after an
+// empty match the search moves on by one UTF-8 character, and an empty match
+// right where the previous match ended is skipped.
+//
+// The character afterByte's "." consumes is exactly content[pos-1]: pos is
+// where a match ended or a character boundary, so that byte ends a
+// character, and a byte that ends a multi-byte character does not start a
+// valid one (it is read as one invalid byte, as Go's regexp reads it).
+func contextMatchStarts(re, afterByte *regexp.Regexp, content []byte) iter.Seq[int] {
+	find := func(pos int) (start, end int, ok bool) {
+		if pos == 0 {
+			loc := re.FindIndex(content)
+			if loc == nil {
+				return 0, 0, false
+			}
+			return loc[0], loc[1], true
+		}
+		loc := afterByte.FindSubmatchIndex(content[pos-1:])
+		if loc == nil {
+			return 0, 0, false
+		}
+		return pos - 1 + loc[2], pos - 1 + loc[3], true
+	}
 	return func(yield func(int) bool) {
-		for _, loc := range re.FindAllIndex(content, -1) {
-			if loc[0] < len(content) && !yield(loc[0]) {
+		prevEnd := -1
+		for pos := 0; pos <= len(content); {
+			start, end, ok := find(pos)
+			if !ok {
+				return
+			}
+			accept := true
+			if end == pos { // an empty match at pos
+				accept = start != prevEnd
+				if _, width := utf8.DecodeRune(content[pos:]); width > 0 {
+					pos += width
+				} else {
+					pos++ // at the end of the content
+				}
+			} else {
+				pos = end
+			}
+			prevEnd = end
+			if accept && start < len(content) && !yield(start) {
 				return
 			}
 		}

@@ -129,3 +129,33 @@ func BenchmarkScanStrategy(b *testing.B) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// BenchmarkMZFlood is the shipped rules on n "MZ" markers followed by a
+// real PE whose DOS stub text was removed, the case where only the PE's
+// headers tell it is there (issue 14: the rules were quadratic in n).
+func BenchmarkMZFlood(b *testing.B) {
+	exe := withoutStub(b, debugPEExe(b, "gcc-386-mingw-no-symbols-exec"))
+	p := benchPlugin(b, map[string]string{"worker_rules": filepath.Join("rules", "stoq.yar")})
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		pl := core.NewPayload(append(mzFlood(n), exe...), nil)
+		b.Run(fmt.Sprintf("dispatch/markers=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(pl.Content)))
+			b.ReportAllocs()
+			defer cpuMeter(b)()
+			for b.Loop() {
+				resp, err := p.GetDispatches(context.Background(), pl, nil)
+				if err != nil || len(resp.PluginNames) != 1 || resp.PluginNames[0] != "pecarve" {
+					b.Fatalf("dispatched to %v, error %v", resp, err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("worker/markers=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(pl.Content)))
+			b.ReportAllocs()
+			defer cpuMeter(b)()
+			for b.Loop() {
+				scanOnce(b, p, pl)
+			}
+		})
+	}
+}

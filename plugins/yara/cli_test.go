@@ -194,9 +194,7 @@ func cliStringTexts(data []byte) (text, hex string) {
 // benchmark rules both with the plugin and with Debian's yara command line,
 // and compares every rule, tag, meta value and string match.
 func TestMatchesAgreeWithYaraCommandLine(t *testing.T) {
-	if _, err := exec.LookPath("yara"); err != nil {
-		t.Skip("the yara command line is not installed (apt-get install yara)")
-	}
+	stoqtest.Command(t, "yara", "yara")
 	rules, err := filepath.Abs(filepath.Join("testdata", "bench.yar"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,14 @@
 module github.com/stoq-go/stoq/plugins/yara/v3
 
-go 1.26
+go 1.26.0
 
 require github.com/stoq-go/stoq/core/v3 v3.0.0
 
-require github.com/Masterminds/semver/v3 v3.5.0 // indirect
+require (
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
+	golang.org/x/mod v0.43.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
 
 require (
 	github.com/google/uuid v1.6.0 // indirect

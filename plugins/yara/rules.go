@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -246,13 +247,23 @@ func (c *collector) RuleMatching(sc *libyara.ScanContext, r *libyara.Rule) (bool
 	}
 collect:
 	for _, s := range r.Strings() {
-		for _, hit := range s.Matches(sc) {
+		hits := s.Matches(sc)
+		room := len(hits)
+		if c.limit >= 0 {
+			room = max(0, min(room, c.limit-len(m.Strings)))
+		}
+		// Grown once per string: a string can have a million matches
+		// (libyara's cap), and doubling the slice would copy them over and
+		// over.
+		m.Strings = slices.Grow(m.Strings, room)
+		identifier := s.Identifier()
+		for _, hit := range hits {
 			if c.limit >= 0 && len(m.Strings) >= c.limit {
 				break collect
 			}
 			m.Strings = append(m.Strings, StringMatch{
 				Offset:     uint64(hit.Base() + hit.Offset()),
-				Identifier: s.Identifier(),
+				Identifier: identifier,
 				Data:       hit.Data(),
 			})
 		}

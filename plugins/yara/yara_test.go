@@ -40,8 +40,9 @@ func newPlugin(t testing.TB, opts map[string]string) *Plugin {
 }
 
 // minimalPE returns the headers of a PE executable: an MZ header whose
-// e_lfanew points at a PE signature and an AMD64 COFF header, with the usual
-// DOS stub text, padded to 512 bytes. It is what the PE rules look at.
+// e_lfanew points at a PE signature, an AMD64 COFF header and the magic of
+// a PE32+ optional header, with the usual DOS stub text, padded to 512
+// bytes. It is what the PE rules look at.
 func minimalPE() []byte {
 	pe := make([]byte, 512)
 	copy(pe, "MZ")
@@ -50,6 +51,7 @@ func minimalPE() []byte {
 	binary.LittleEndian.PutUint32(pe[0x3C:], 0x80)
 	copy(pe[0x80:], "PE\x00\x00")
 	binary.LittleEndian.PutUint16(pe[0x84:], 0x8664)
+	binary.LittleEndian.PutUint16(pe[0x98:], 0x20b)
 	return pe
 }
 

@@ -354,3 +354,137 @@ func equal(list []string, s string) bool {
 	}
 	return len(list) > 0
 }
+
+// TestEmailPipeline is the e-mail pipeline check: `stoq scan mail.eml -R
+// yara -a hash` takes an e-mail carrying a zip (made by Debian's zip)
+// carrying a document with embedded executables all the way down, routed
+// by the yara plugin's shipped dispatch rules alone: smtp extracts the zip,
+// decompress the document, pecarve the executables, and hash runs on each.
+func TestEmailPipeline(t *testing.T) {
+	work := t.TempDir()
+	exes, err := sample.Executables(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := sample.PDF(exes)
+	if err := os.WriteFile(filepath.Join(work, "invoice.pdf"), doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zipCmd := exec.Command("zip", "-q", "-X", "invoice.zip", "invoice.pdf")
+	zipCmd.Dir = work
+	if out, err := zipCmd.CombinedOutput(); err != nil {
+		t.Fatalf("zip (Debian's, from scripts/deps.sh): %v\n%s", err, out)
+	}
+	zipped, err := os.ReadFile(filepath.Join(work, "invoice.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail := filepath.Join(work, "invoice.eml")
+	if err := os.WriteFile(mail, sample.Mail(sample.File{Name: "invoice.zip", Content: zipped}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := stoq(t, ctx, "scan", mail, "-R", "yara", "-a", "hash")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("stoq scan: %v\n%s", err, stderr.Bytes())
+	}
+	var r core.StoqResponse
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("response: %v\n%s", err, out)
+	}
+	if len(r.Errors) != 0 {
+		t.Errorf("errors: %+v", r.Errors)
+	}
+	byID := map[string]*core.PayloadResults{}
+	for _, res := range r.Results {
+		byID[res.PayloadID] = res
+	}
+	// Each level: which worker extracted it and which ran on it.
+	levels := []struct {
+		name        string
+		content     []byte
+		extractedBy string
+		ran         string
+	}{
+		{"the e-mail", nil, "", "smtp"},
+		{"the zip", zipped, "smtp", "decompress"},
+		{"the document", doc, "decompress", "pecarve"},
+	}
+	parent := ""
+	for i, lv := range levels {
+		var found *core.PayloadResults
+		for _, res := range r.Results {
+			if lv.extractedBy == "" && len(res.ExtractedFrom) == 0 ||
+				lv.extractedBy != "" && contains(res.ExtractedBy, lv.extractedBy) && contains(res.ExtractedFrom, parent) {
+				found = res
+				break
+			}
+		}
+		if found == nil {
+			t.Fatalf("level %d: no payload for %s (extracted by %q from %s); results:\n%s", i, lv.name, lv.extractedBy, parent, out)
+		}
+		if !contains(found.PluginsRun.Workers, lv.ran) || !contains(found.PluginsRun.Workers, "hash") {
+			t.Errorf("%s: workers run %v, want %s and hash", lv.name, found.PluginsRun.Workers, lv.ran)
+		}
+		if lv.content != nil && hashResult(t, found).SHA256 != digestsOf(lv.content).SHA256 {
+			t.Errorf("%s: sha256 %s, want the original's %s", lv.name, hashResult(t, found).SHA256, digestsOf(lv.content).SHA256)
+		}
+		parent = found.PayloadID
+	}
+	wantPE := map[string]bool{}
+	for _, e := range exes {
+		wantPE[digestsOf(e.Content[:sectionsEnd(t, e.Content)]).SHA256] = true
+	}
+	carved := 0
+	for _, res := range r.Results {
+		if contains(res.ExtractedBy, "pecarve") && contains(res.ExtractedFrom, parent) {
+			carved++
+			if sum := hashResult(t, res).SHA256; !wantPE[sum] {
+				t.Errorf("carved %s is none of the embedded executables", sum)
+			}
+		}
+	}
+	if carved != len(exes) {
+		t.Errorf("%d executables carved from the document, want %d", carved, len(exes))
+	}
+}
+
+// TestPEBehindAnMZFloodIsCarved: a real executable placed behind 2 MiB of
+// "MZ" markers (an evasion of quadratic dispatch rules) is still routed to
+// pecarve by yara's shipped rules and carved with its own hashes.
+func TestPEBehindAnMZFloodIsCarved(t *testing.T) {
+	exes, err := sample.Executables(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := exes[0].Content
+	flood := append(bytes.Repeat([]byte("MZ"), 1<<20), exe...)
+	path := filepath.Join(t.TempDir(), "flood.bin")
+	if err := os.WriteFile(path, flood, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := stoq(t, ctx, "scan", path, "-R", "yara", "-a", "hash")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("stoq scan: %v\n%s", err, stderr.Bytes())
+	}
+	var r core.StoqResponse
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := digestsOf(exe[:sectionsEnd(t, exe)]).SHA256
+	for _, res := range r.Results {
+		if contains(res.ExtractedBy, "pecarve") && hashResult(t, res).SHA256 == want {
+			return
+		}
+	}
+	t.Fatalf("the executable behind the flood was not carved; %d payloads, errors %v", len(r.Results), r.Errors)
+}

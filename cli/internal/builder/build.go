@@ -247,18 +247,12 @@ func (s *buildSources) catalogPlugins() ([]link, error) {
 
 // withPlugin fetches and validates one --with plugin.
 func (s *buildSources) withPlugin(ctx context.Context, spec Spec) (link, error) {
-	var fetched *fetchedPlugin
-	var modVersion string
-	var err error
-	if spec.kind == fromModule {
-		fetched, modVersion, err = s.fetcher.fetchModule(ctx, s.toolchain, spec)
-	} else {
-		fetched, err = s.fetcher.fetchPlugin(ctx, spec, s.opts.Catalog)
-	}
+	pick := pickOptions{CoreVersion: s.opts.CoreVersion, Force: s.opts.Force}
+	fetched, err := s.fetcher.fetchPlugin(ctx, s.toolchain, spec, s.opts.Catalog, pick)
 	if err != nil {
 		return link{}, err
 	}
-	plugin, err := validatePlugin(fetched.Dir, validateOptions{WantName: fetched.WantName, CoreVersion: s.opts.CoreVersion, Force: s.opts.Force})
+	plugin, err := validatePlugin(fetched.Dir, fetched.validateOptions(pick))
 	if err != nil {
 		return link{}, fmt.Errorf("--with %s: %w", spec.raw, err)
 	}
@@ -271,5 +265,5 @@ func (s *buildSources) withPlugin(ctx context.Context, spec Spec) (link, error) 
 	for _, w := range plugin.Warnings {
 		s.opts.Progress.warnf("%s", w)
 	}
-	return link{Plugin: *plugin, Source: fetched.Origin.String(), ModVersion: modVersion}, nil
+	return link{Plugin: *plugin, Source: fetched.Origin.String(), ModVersion: fetched.ModVersion}, nil
 }

@@ -16,8 +16,10 @@ const slowBuildNote = "a first build compiles every dependency and can take seve
 func goBuildArgs(out string) []string { return []string{"build", "-trimpath", "-o", out, "."} }
 
 // compileBinary is the build's third step, compile: go build writes the
-// binary to a temporary name beside Output, which is renamed over it, so the
-// old binary runs until the new one is complete. A failed build says which
+// binary to a temporary name beside Output, the new binary is tried
+// (verifyBinary: stoq version and stoq list must work and name every
+// plugin), and only then is it renamed over Output, so the old binary runs
+// until a new one that works is complete. A failed build says which
 // dependencies the linked modules disagree on (explainBuildFailure).
 func compileBinary(ctx context.Context, req linkRequest) error {
 	t := req.Toolchain
@@ -32,6 +34,6 @@ func compileBinary(ctx context.Context, req linkRequest) error {
 		if err != nil {
 			return explainBuildFailure(ctx, t, req, err)
 		}
-		return nil
+		return verifyBinary(ctx, tmp, req)
 	})
 }

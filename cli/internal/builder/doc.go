@@ -12,29 +12,39 @@
 //     DefaultCatalog. A catalogue is this repository: stoq:NAME is its
 //     plugins/NAME.
 //  2. Source fetching (fetcher, fetch.go and git.go): stoq:NAME@VERSION
-//     reads tag plugins/NAME/vVERSION (without a version: the highest semver
-//     tag, or the default branch when there is none; a constraint such as
-//     ^3.1 takes the highest tag meeting it). OWNER/REPO[/DIR][@VERSION] is
+//     reads tag plugins/NAME/vVERSION (without a version, or with a
+//     constraint such as ^3.1: the highest semver tag whose manifest's
+//     min_stoq_version the running core meets, pickRefs; the default branch
+//     when there is no tag). OWNER/REPO[/DIR][@VERSION] is
 //     https://github.com/OWNER/REPO, any git URL works (URL//DIR@VERSION),
-//     and a folder is taken as it is (spec.go parses them). Repositories are
-//     read with go-git: URLs are cloned shallow (one commit of the chosen
-//     ref, a full clone only when the server refuses); a catalogue folder is
-//     read in place, as it is on disk without a version and through git at a
-//     tag with one.
-//  3. Validation (validatePlugin, validate.go), before anything changes: the
-//     manifest's required fields, a safe name matching the request or its
-//     folder, a semver Version, min_stoq_version met by core.Version
-//     (core's Manifest.CheckMinStoqVersion; --force makes it a warning),
-//     manifest Module = go.mod module, a Go package at the module root, a Go
-//     toolchain new enough for every go.mod. An installed plugin is refused
-//     unless --upgrade (which also downgrades).
+//     a bare repository on disk is a git source, MODULE[@VERSION] is
+//     downloaded through the GOPROXY (fetchModule; without a version the
+//     newest release made for this stoq), and a folder is taken as it is
+//     (spec.go parses them; stoq:NAME of a built-in plugin or a command
+//     name is refused there). Repositories are read with go-git: URLs are
+//     cloned shallow (one commit of the chosen ref, a full clone only when
+//     the server refuses); a catalogue folder is read in place, as it is on
+//     disk without a version and through git at a tag with one. A
+//     catalogue that cannot be reached says how to work offline.
+//  3. Validation (validatePlugin, validate.go, over core/plugincheck, the
+//     check authors run with stoqtest.CheckPlugin), before anything
+//     changes: the manifest's required fields, a safe name that no stoq
+//     command or built-in plugin takes and that matches stoq:NAME, a semver
+//     Version equal to the tag or module version asked for,
+//     min_stoq_version met by core.Version (--force makes it a warning),
+//     manifest Module = go.mod module and valid for the Version's major, a
+//     library package at the module root, a Go toolchain new enough for
+//     every go.mod. An installed plugin is refused unless --upgrade (which
+//     also downgrades).
 //  4. Install (homechange.go): the plugin is copied beside
 //     $STOQ_HOME/plugins/NAME (links pointing outside it are refused;
 //     nothing is written outside), the core and cli sources of the running
 //     version are kept in $STOQ_HOME/src, everything is moved into place in
 //     one transaction and $STOQ_HOME/bin/stoq is rebuilt; a failure moves
 //     every folder back (home.go describes the layout; installed.json
-//     records what came from where).
+//     records what came from where). Run by a `stoq build` binary that
+//     links plugins (make's bin/stoq), the install first seeds $STOQ_HOME
+//     with them (seed.go), so that binary can hand off to the new one.
 //
 // # The build steps
 //
@@ -56,8 +66,11 @@
 //     asked (verifyResolved); a published plugin pulled to another version
 //     names who requires it.
 //  3. compile (compileBinary, compile.go): go build -trimpath into a
-//     temporary name beside the binary, renamed over it (replaceFile,
-//     atomic.go), so the old one runs until the new one is complete. When
+//     temporary name beside the binary, tried (verifyBinary, verify.go:
+//     `stoq version` and `stoq list` must work and name every plugin, or
+//     the binary's own words are the error), then renamed over it
+//     (replaceFile, atomic.go), so the old one runs until a new one that
+//     works is complete. When
 //     the build fails, `go mod graph` names the dependencies the linked
 //     modules want at different versions (the conflict report,
 //     explainBuildFailure in conflicts.go).

@@ -258,12 +258,24 @@ type pickedRef struct {
 	Version string
 }
 
-// pickRef chooses among refNames (full names) the ref for want under the
-// tag prefix (such as "plugins/hash/"; "" for a repository's own v1.2.3
-// tags). want is "" (the highest release tag, else the highest
-// pre-release, else the default branch), an exact version (its tag), a
-// semver constraint (the highest tag meeting it) or a branch or tag name.
+// pickRef is the first of pickRefs: the ref for want.
 func pickRef(refNames []string, prefix, want, what string) (pickedRef, error) {
+	refs, err := pickRefs(refNames, prefix, want, what)
+	if err != nil {
+		return pickedRef{}, err
+	}
+	return refs[0], nil
+}
+
+// pickRefs chooses among refNames (full names) the refs for want under the
+// tag prefix (such as "plugins/hash/"; "" for a repository's own v1.2.3
+// tags), best first. want is "" (the release tags, highest first; else the
+// pre-releases; else the default branch), an exact version (its tag), a
+// semver constraint (the tags meeting it, highest first) or a branch or
+// tag name. The caller takes the first one made for the running stoq, so
+// a plugin whose newest release needs a newer stoq installs the newest
+// release made for this one.
+func pickRefs(refNames []string, prefix, want, what string) ([]pickedRef, error) {
 	tags := versionTags(refNames, prefix)
 	available := "it has no version tags"
 	if len(tags) > 0 {
@@ -273,42 +285,45 @@ func pickRef(refNames []string, prefix, want, what string) (pickedRef, error) {
 		}
 		available = "versions: " + strings.Join(versions, ", ")
 	}
+	picked := func(keep func(*semver.Version) bool) []pickedRef {
+		var out []pickedRef
+		for _, t := range tags {
+			if keep(t.v) {
+				out = append(out, pickedRef{t.ref, t.v.String()})
+			}
+		}
+		return out
+	}
 
 	if want == "" {
-		for _, t := range tags {
-			if t.v.Prerelease() == "" {
-				return pickedRef{t.ref, t.v.String()}, nil
-			}
+		if releases := picked(func(v *semver.Version) bool { return v.Prerelease() == "" }); len(releases) > 0 {
+			return releases, nil
 		}
 		if len(tags) > 0 {
-			return pickedRef{tags[0].ref, tags[0].v.String()}, nil
+			return picked(func(*semver.Version) bool { return true }), nil
 		}
-		return pickedRef{}, nil
+		return []pickedRef{{}}, nil
 	}
 	if v, err := semver.StrictNewVersion(strings.TrimPrefix(want, "v")); err == nil {
-		for _, t := range tags {
-			if t.v.Equal(v) {
-				return pickedRef{t.ref, t.v.String()}, nil
-			}
+		if exact := picked(v.Equal); len(exact) > 0 {
+			return exact[:1], nil
 		}
-		return pickedRef{}, fmt.Errorf("%s has no version %s (no tag %sv%s); %s", what, v, prefix, v, available)
+		return nil, fmt.Errorf("%s has no version %s (no tag %sv%s); %s", what, v, prefix, v, available)
 	}
 	if c, err := semver.NewConstraint(want); err == nil {
-		for _, t := range tags {
-			if c.Check(t.v) {
-				return pickedRef{t.ref, t.v.String()}, nil
-			}
+		if meeting := picked(c.Check); len(meeting) > 0 {
+			return meeting, nil
 		}
-		return pickedRef{}, fmt.Errorf("%s has no version matching %s; %s", what, want, available)
+		return nil, fmt.Errorf("%s has no version matching %s; %s", what, want, available)
 	}
 	for _, candidate := range []string{"refs/heads/" + want, "refs/tags/" + want} {
 		for _, n := range refNames {
 			if n == candidate {
-				return pickedRef{Ref: plumbing.ReferenceName(n)}, nil
+				return []pickedRef{{Ref: plumbing.ReferenceName(n)}}, nil
 			}
 		}
 	}
-	return pickedRef{}, fmt.Errorf("%s has no version, branch or tag %q; %s", what, want, available)
+	return nil, fmt.Errorf("%s has no version, branch or tag %q; %s", what, want, available)
 }
 
 // versionTag is a release tag: PREFIXvVERSION.

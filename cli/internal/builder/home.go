@@ -51,6 +51,49 @@ type InstalledPlugin struct {
 
 type installState struct {
 	Plugins map[string]InstalledPlugin `json:"plugins"`
+	// Uninstalled are the plugins the user uninstalled: never seeded again
+	// (seed.go) until installed by name.
+	Uninstalled []string `json:"uninstalled,omitempty"`
+	// StandsInFor are the `stoq build` binaries that ran an install here
+	// and seeded it (seed.go): they hand off to bin/stoq while it links
+	// their plugins.
+	StandsInFor []string `json:"stands_in_for,omitempty"`
+}
+
+// standInFor records that bin/stoq stands in for the binary at path.
+func (st *installState) standInFor(path string) {
+	for _, p := range st.StandsInFor {
+		if p == path {
+			return
+		}
+	}
+	st.StandsInFor = append(st.StandsInFor, path)
+	sort.Strings(st.StandsInFor)
+}
+
+// declined reports whether the user uninstalled plugin name.
+func (st *installState) declined(name string) bool {
+	for _, n := range st.Uninstalled {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// setDeclined records (or forgets) that the user uninstalled plugin name.
+func (st *installState) setDeclined(name string, declined bool) {
+	kept := st.Uninstalled[:0:0]
+	for _, n := range st.Uninstalled {
+		if n != name {
+			kept = append(kept, n)
+		}
+	}
+	if declined {
+		kept = append(kept, name)
+		sort.Strings(kept)
+	}
+	st.Uninstalled = kept
 }
 
 // listInstalled lists the plugins installed in home, by name.
@@ -98,7 +141,7 @@ func (st *installState) sorted() []InstalledPlugin {
 }
 
 func (st *installState) clone() *installState {
-	c := &installState{Plugins: make(map[string]InstalledPlugin, len(st.Plugins))}
+	c := &installState{Plugins: make(map[string]InstalledPlugin, len(st.Plugins)), Uninstalled: append([]string(nil), st.Uninstalled...), StandsInFor: append([]string(nil), st.StandsInFor...)}
 	for k, v := range st.Plugins {
 		c.Plugins[k] = v
 	}

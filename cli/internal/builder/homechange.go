@@ -59,7 +59,11 @@ func moveIntoPlace(stage, dest string, asides ...string) func(*transaction) erro
 type sourceOptions struct {
 	Catalog                      Catalog
 	CoreDir, CLIDir, CoreVersion string
-	Progress                     *Progress
+	// SeedCoreDir and SeedCLIDir are the core and cli folders the running
+	// binary was built from (at the running version), used before the
+	// catalogue's when $STOQ_HOME/src lacks them.
+	SeedCoreDir, SeedCLIDir string
+	Progress                *Progress
 }
 
 // homeSource is one module of $STOQ_HOME/src to copy in.
@@ -105,6 +109,17 @@ func homeSourcesToCopy(ctx context.Context, f *fetcher, h stoqHome, opts sourceO
 	needCLI := opts.CLIDir != "" || cliErr != nil || (needCore && opts.CoreDir == "")
 	if !needCore && !needCLI {
 		return nil, nil
+	}
+	// The running binary's own core and cli folders come before the
+	// catalogue's (seedCoreAndCLI gives both, or neither).
+	if opts.SeedCoreDir != "" && ((needCore && opts.CoreDir == "") || (needCLI && opts.CLIDir == "")) {
+		opts.Progress.printf("Using the stoq core and cli this stoq was built from (%s, %s)", opts.SeedCoreDir, opts.SeedCLIDir)
+		if needCore && opts.CoreDir == "" {
+			opts.CoreDir = opts.SeedCoreDir
+		}
+		if needCLI && opts.CLIDir == "" {
+			opts.CLIDir = opts.SeedCLIDir
+		}
 	}
 	var tree string
 	if (needCore && opts.CoreDir == "") || (needCLI && opts.CLIDir == "") {

@@ -34,6 +34,11 @@ type InstallOptions struct {
 	CoreVersion string
 	// Environ is the environment of go commands (os.Environ() when nil).
 	Environ []string
+	// Seed is the running binary when it links plugins (a `stoq build`
+	// binary such as make's bin/stoq): those $STOQ_HOME lacks are installed
+	// too, from the folders it was built from (seed.go), and its core and
+	// cli folders are used when $STOQ_HOME/src has none.
+	Seed *Seed
 	// Progress reports the steps; warnings show even when quiet.
 	Progress *Progress
 }
@@ -46,11 +51,15 @@ type InstallResult struct {
 	Dir string
 	// Replaced is the installed plugin an upgrade replaced.
 	Replaced *InstalledPlugin
-	Link     *LinkResult
+	// Seeded are the plugins of the running binary installed with it.
+	Seeded []InstalledPlugin
+	Link   *LinkResult
 }
 
 func (opts InstallOptions) sources() sourceOptions {
-	return sourceOptions{Catalog: opts.Catalog, CoreDir: opts.CoreDir, CLIDir: opts.CLIDir, CoreVersion: opts.CoreVersion, Progress: opts.Progress}
+	so := sourceOptions{Catalog: opts.Catalog, CoreDir: opts.CoreDir, CLIDir: opts.CLIDir, CoreVersion: opts.CoreVersion, Progress: opts.Progress}
+	so.SeedCoreDir, so.SeedCLIDir = seedCoreAndCLI(opts.Seed, opts.CoreVersion)
+	return so
 }
 
 // Install validates a plugin, copies it into $STOQ_HOME/plugins/NAME (or
@@ -85,11 +94,14 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 	change := newHomeChange(st)
 	defer change.discard()
 	result := &InstallResult{}
+	installing := ""
 	if !opts.Rebuild || opts.Spec.kind != 0 {
 		if err := stagePlugin(ctx, f, t, h, opts, change, result); err != nil {
 			return nil, err
 		}
+		installing = result.Plugin.Name
 	}
+	result.Seeded = stageSeeds(h, opts.Seed, installing, change, pickOptions{CoreVersion: opts.CoreVersion, Force: opts.Force}, opts.Progress)
 	if err := change.stageSources(ctx, f, h, opts.sources()); err != nil {
 		return nil, err
 	}
@@ -103,7 +115,7 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 // it goes, copies it beside that folder and adds to change the move that
 // puts it in place and its entry in installed.json.
 func stagePlugin(ctx context.Context, f *fetcher, t *toolchain, h stoqHome, opts InstallOptions, change *homeChange, result *InstallResult) error {
-	plugin, fetched, err := fetchAndValidate(ctx, f, opts.Spec, opts.Catalog, opts.CoreVersion, opts.Force, opts.Progress)
+	plugin, fetched, err := fetchAndValidate(ctx, f, t, opts.Spec, opts.Catalog, pickOptions{CoreVersion: opts.CoreVersion, Force: opts.Force}, opts.Progress)
 	if err != nil {
 		return err
 	}
@@ -133,6 +145,7 @@ func stagePlugin(ctx context.Context, f *fetcher, t *toolchain, h stoqHome, opts
 		asides = append(asides, old.Dir) // installed elsewhere before (--install-dir)
 	}
 	change.moves = append(change.moves, moveIntoPlace(stage, target, asides...))
+	change.next.setDeclined(plugin.Name, false)
 	change.next.Plugins[plugin.Name] = InstalledPlugin{
 		Name: plugin.Name, Version: plugin.Version, Module: plugin.Module, Dir: target,
 		Source: fetched.Origin.String(), Installed: time.Now().UTC().Truncate(time.Second),
@@ -178,17 +191,17 @@ func refuseToReplace(target string, plugin *Plugin, old InstalledPlugin, install
 }
 
 // fetchAndValidate fetches spec and validates it, printing its warnings.
-func fetchAndValidate(ctx context.Context, f *fetcher, spec Spec, cat Catalog, coreVersion string, force bool, p *Progress) (*Plugin, *fetchedPlugin, error) {
-	if spec.kind == fromModule {
-		return nil, nil, fmt.Errorf("%s: install takes stoq:NAME, OWNER/REPO, a git URL or a folder (MODULE@VERSION is for stoq build --with)", spec.raw)
-	}
-	fetched, err := f.fetchPlugin(ctx, spec, cat)
+func fetchAndValidate(ctx context.Context, f *fetcher, t *toolchain, spec Spec, cat Catalog, pick pickOptions, p *Progress) (*Plugin, *fetchedPlugin, error) {
+	fetched, err := f.fetchPlugin(ctx, t, spec, cat, pick)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w; nothing was installed", err)
 	}
-	plugin, err := validatePlugin(fetched.Dir, validateOptions{WantName: fetched.WantName, CoreVersion: coreVersion, Force: force})
+	plugin, err := validatePlugin(fetched.Dir, fetched.validateOptions(pick))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w; nothing was installed", spec.raw, err)
+	}
+	if spec.kind == fromModule && plugin.Module != spec.module {
+		return nil, nil, fmt.Errorf("%s: its manifest names module %s, not %s; nothing was installed", spec.raw, plugin.Module, spec.module)
 	}
 	for _, w := range plugin.Warnings {
 		p.warnf("%s", w)

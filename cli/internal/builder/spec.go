@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/stoq-go/stoq/core/v3/plugincheck"
+	"golang.org/x/mod/module"
 )
 
 // specKind says where a plugin comes from.
@@ -21,8 +24,8 @@ const (
 	fromGit
 	// fromPath is a plugin folder on disk, taken as it is.
 	fromPath
-	// fromModule is MODULE@VERSION, a published Go module fetched through
-	// the module proxy (stoq build --with only).
+	// fromModule is MODULE[@VERSION], a published Go module fetched through
+	// the module proxy.
 	fromModule
 )
 
@@ -73,21 +76,101 @@ var (
 )
 
 // ParseInstallSpec parses what stoq install was given. With github set (the
-// --github flag) it accepts stoq:NAME[@VERSION], OWNER/REPO[/DIR][@VERSION]
-// or a git URL; otherwise stoq:NAME[@VERSION], a git URL or a folder.
+// --github flag) it accepts stoq:NAME[@VERSION], OWNER/REPO[/DIR][@VERSION],
+// a git URL or MODULE[@VERSION]; otherwise stoq:NAME[@VERSION], a git URL,
+// a folder, a git repository on disk (a bare one included, PATH[@VERSION])
+// or MODULE[@VERSION] (a module path whose first element has a dot, that is
+// no folder: a published Go module, through the module proxy; without a
+// version, the newest made for this stoq).
 func ParseInstallSpec(s string, github bool) (Spec, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
-		return Spec{}, fmt.Errorf("no plugin given: use stoq:NAME, OWNER/REPO, a git URL or a folder")
+		return Spec{}, fmt.Errorf("no plugin given: use stoq:NAME, OWNER/REPO, a git URL, MODULE@VERSION or a folder")
 	case strings.HasPrefix(s, catalogPrefix):
 		return parseCatalogSpec(s)
 	case isGitURL(s):
 		return parseGitURLSpec(s)
+	case github && looksLikeModule(s):
+		return parseModuleSpec(s)
 	case github:
 		return parseGitHubSpec(s)
 	}
+	if spec, ok, err := parseRepositoryPath(s); ok || err != nil {
+		return spec, err
+	}
+	if _, err := os.Stat(expandHome(s)); err != nil && looksLikeModule(s) && !strings.HasPrefix(s, ".") && !filepath.IsAbs(s) {
+		return parseModuleSpec(s)
+	}
 	return parsePathSpec(s)
+}
+
+// looksLikeModule reports whether s reads as MODULE[@VERSION]: a slash
+// path whose first element has a dot (example.com/x).
+func looksLikeModule(s string) bool {
+	path, _, _ := strings.Cut(s, "@")
+	first, _, hasSlash := strings.Cut(path, "/")
+	return hasSlash && strings.Contains(first, ".") && !strings.ContainsAny(path, `\ `) && !strings.HasPrefix(path, "~")
+}
+
+// parseModuleSpec parses MODULE[@VERSION]; @latest is the same as no
+// version.
+func parseModuleSpec(s string) (Spec, error) {
+	path, version, hasVersion := strings.Cut(s, "@")
+	if hasVersion && version == "" {
+		return Spec{}, fmt.Errorf("%s: no version after '@'", s)
+	}
+	if err := module.CheckPath(path); err != nil {
+		return Spec{}, fmt.Errorf("%s: not a folder, and not a Go module path: %w", s, err)
+	}
+	if version == "latest" {
+		version = ""
+	}
+	return Spec{kind: fromModule, raw: s, module: path, version: version}, nil
+}
+
+// parseRepositoryPath reads PATH[@VERSION] naming a git repository with
+// no plugin folder at its root to install from (a bare repository, whose
+// files are only in git): it is a git source read at its tags. ok is false
+// for anything else.
+func parseRepositoryPath(s string) (spec Spec, ok bool, err error) {
+	p, version := s, ""
+	if !isBareRepository(expandHome(p)) {
+		i := strings.LastIndex(s, "@")
+		if i <= 0 || !isBareRepository(expandHome(s[:i])) {
+			return Spec{}, false, nil
+		}
+		p, version = s[:i], s[i+1:]
+		if version == "" {
+			return Spec{}, true, fmt.Errorf("%s: no version after '@'", s)
+		}
+	}
+	abs, err := filepath.Abs(expandHome(p))
+	if err != nil {
+		return Spec{}, true, fmt.Errorf("%s: %w", s, err)
+	}
+	return Spec{kind: fromGit, raw: s, url: abs, version: version}, true, nil
+}
+
+// isBareRepository reports whether dir is a bare git repository (HEAD,
+// objects/ and refs/ at its root, no work tree).
+func isBareRepository(dir string) bool {
+	for _, name := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// expandHome expands a leading ~/ to the user's home folder.
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return p
 }
 
 // ParseWithSpec parses one stoq build --with value: NAME[@VERSION] or
@@ -124,6 +207,9 @@ func parseCatalogSpec(s string) (Spec, error) {
 	name, version, hasVersion := strings.Cut(strings.TrimPrefix(s, catalogPrefix), "@")
 	if !validPluginName(name) {
 		return Spec{}, fmt.Errorf("%s: %q is not a plugin name (lowercase letters, digits, '_' and '-')", s, name)
+	}
+	if why := plugincheck.Reserved(name); why != "" {
+		return Spec{}, fmt.Errorf("%s: %s", s, why)
 	}
 	if hasVersion && version == "" {
 		return Spec{}, fmt.Errorf("%s: no version after '@'", s)

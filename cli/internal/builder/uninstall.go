@@ -50,6 +50,7 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*InstalledPlugin, *L
 	change := newHomeChange(st)
 	defer change.discard()
 	delete(change.next.Plugins, ip.Name)
+	change.next.setDeclined(ip.Name, true)
 	change.moves = append(change.moves, func(tx *transaction) error { return tx.moveAside(ip.Dir) })
 
 	var t *toolchain

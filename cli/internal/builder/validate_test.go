@@ -18,7 +18,7 @@ func manifestText(name, module, version, minStoq string) string {
 func pluginFiles(name, module, version, minStoq string) map[string]string {
 	return map[string]string{
 		name + ".stoq": manifestText(name, module, version, minStoq),
-		"go.mod":       "module " + module + "\n\ngo 1.26\n",
+		"go.mod":       "module " + module + "\n\ngo 1.26\n\nrequire github.com/stoq-go/stoq/core/v3 v3.0.0\n",
 		name + ".go":   "package " + strings.ReplaceAll(name, "-", "") + "\n",
 	}
 }

@@ -148,18 +148,22 @@ rule Image_File : filetype image
 
 // ---- content of interest -----------------------------------------------
 
+// A PE header (the "PE\0\0" signature, a file header, the PE32 or PE32+
+// optional header magic) other than the one the file's own MZ header points
+// at. An embedded PE whose MZ was wiped, as some loaders do, counts too.
+// Linear in the payload: no "MZ" string, so no loop over its matches
+// (following each MZ to its e_lfanew is quadratic in their number, see
+// dispatcher.yar's exe_file) and no list of every MZ in the results.
 rule Embedded_PE : executable
 {
     meta:
-        description = "A PE executable (MZ header with a PE signature) after the first byte"
+        description = "A PE header after the file's own (an embedded executable)"
         score = 60
     strings:
-        $mz = "MZ"
+        $pe_header = { 50 45 00 00 [20] 0B ( 01 | 02 ) }
     condition:
-        for any i in (1..#mz) : (
-            @mz[i] > 0 and
-            uint32(@mz[i] + uint32(@mz[i] + 0x3C)) == 0x00004550
-        )
+        #pe_header > 1 or
+        (#pe_header == 1 and not (uint16(0) == 0x5A4D and @pe_header[1] == uint32(0x3C)))
 }
 
 rule URL

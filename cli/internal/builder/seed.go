@@ -1,0 +1,195 @@
+package builder
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/modfile"
+)
+
+// Seeding: `make` builds bin/stoq with the whole catalogue (a `stoq build`
+// binary), and `bin/stoq install X` builds $STOQ_HOME/bin/stoq. For that
+// binary to stand in for bin/stoq (the handoff), it must link what bin/stoq
+// links, plus X: so an install run by a binary that links plugins first
+// seeds $STOQ_HOME with them, copied from the folders that binary was built
+// from (its kept build folder, BINARY.build). A plugin the user uninstalled
+// is not seeded again; a seeded plugin whose version in the binary changed
+// (after a git pull and make) is seeded again.
+
+// Seed is the running stoq binary an install seeds $STOQ_HOME from.
+type Seed struct {
+	// Binary is its path; its generated module is in Binary+".build".
+	Binary string
+	// Plugins are the plugins it links (its build record).
+	Plugins []LinkedPlugin
+}
+
+// seedSource prefixes the recorded source of a seeded plugin.
+const seedSource = "seeded from "
+
+// seedFolders reads the kept build folder of the seed binary: the folder
+// of every module its go.mod replaces, by module path.
+func seedFolders(s *Seed) (map[string]string, error) {
+	buildDir := s.Binary + ".build"
+	path := filepath.Join(buildDir, "go.mod")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the build folder of %s: %w", s.Binary, err)
+	}
+	mf, err := modfile.Parse(path, data, nil) // ParseLax would drop the replace directives
+	if err != nil {
+		return nil, err
+	}
+	dirs := map[string]string{}
+	for _, r := range mf.Replace {
+		if r.New.Version != "" {
+			continue
+		}
+		dir := r.New.Path
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(buildDir, dir)
+		}
+		dirs[r.Old.Path] = dir
+	}
+	return dirs, nil
+}
+
+// seedCoreAndCLI are the core and cli folders the seed binary was built
+// from, when they are the running core version ("" when not).
+func seedCoreAndCLI(s *Seed, coreVersion string) (coreDir, cliDir string) {
+	if s == nil {
+		return "", ""
+	}
+	dirs, err := seedFolders(s)
+	if err != nil {
+		return "", ""
+	}
+	coreDir, cliDir = dirs[coreModule], dirs[cliModule]
+	if v, err := readCoreVersion(coreDir); err != nil || v != coreVersion {
+		return "", ""
+	}
+	if _, err := checkModuleDir(cliDir, cliModule); err != nil {
+		return "", ""
+	}
+	return coreDir, cliDir
+}
+
+// stageSeeds adds to change the seed binary's plugins that $STOQ_HOME
+// lacks (skipping except, the plugin being installed, and those the user
+// uninstalled), or holds from an earlier seeding at another version. It
+// returns what it staged; a plugin it cannot seed is a warning, not a
+// failure (the install goes on without it).
+func stageSeeds(h stoqHome, s *Seed, except string, change *homeChange, pick pickOptions, p *Progress) []InstalledPlugin {
+	if s == nil || len(s.Plugins) == 0 {
+		return nil
+	}
+	change.next.standInFor(s.Binary)
+	var todo []LinkedPlugin
+	for _, lp := range s.Plugins {
+		old, installed := change.next.Plugins[lp.Name]
+		switch {
+		case lp.Name == except || change.next.declined(lp.Name):
+		case !installed:
+			todo = append(todo, lp)
+		case strings.HasPrefix(old.Source, seedSource) && old.Version != lp.Version:
+			todo = append(todo, lp)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	dirs, err := seedFolders(s)
+	if err != nil {
+		p.warnf("cannot seed %s with the plugins %s links (%v): install them with stoq install stoq:NAME", h.Dir, s.Binary, err)
+		return nil
+	}
+	names := make([]string, len(todo))
+	for i, lp := range todo {
+		names[i] = lp.Name
+	}
+	p.printf("Seeding %s with the plugins %s links (%s), so that %s stands in for it", h.PluginsDir(), s.Binary, strings.Join(names, ", "), h.Binary())
+	var seeded []InstalledPlugin
+	for _, lp := range todo {
+		ip, err := stageSeed(h, s, lp, dirs[lp.Module], change, pick)
+		if err != nil {
+			p.warnf("not seeding %s: %v", lp.Name, err)
+			continue
+		}
+		seeded = append(seeded, ip)
+	}
+	return seeded
+}
+
+// stageSeed stages one plugin of the seed binary from its build folder dir.
+func stageSeed(h stoqHome, s *Seed, lp LinkedPlugin, dir string, change *homeChange, pick pickOptions) (InstalledPlugin, error) {
+	if dir == "" {
+		return InstalledPlugin{}, fmt.Errorf("%s was linked from module %s, not a folder: install it with stoq install %s", lp.Name, lp.Module, lp.Module)
+	}
+	plugin, err := validatePlugin(dir, validateOptions{WantName: lp.Name, CoreVersion: pick.CoreVersion, Force: pick.Force})
+	if err != nil {
+		return InstalledPlugin{}, err
+	}
+	target, err := installTarget(h, "", plugin.Name)
+	if err != nil {
+		return InstalledPlugin{}, err
+	}
+	stage, err := change.stageCopy(dir, target, plugin.Name)
+	if err != nil {
+		return InstalledPlugin{}, fmt.Errorf("copying %s: %w", dir, err)
+	}
+	var asides []string
+	if old, ok := change.next.Plugins[plugin.Name]; ok && old.Dir != target && filepath.Base(old.Dir) == old.Name {
+		asides = append(asides, old.Dir)
+	}
+	change.moves = append(change.moves, moveIntoPlace(stage, target, asides...))
+	ip := InstalledPlugin{
+		Name: plugin.Name, Version: plugin.Version, Module: plugin.Module, Dir: target,
+		Source:    seedSource + s.Binary + ": " + lp.Source,
+		Installed: time.Now().UTC().Truncate(time.Second),
+	}
+	change.next.Plugins[plugin.Name] = ip
+	return ip, nil
+}
+
+// HomeStandsIn reports whether $STOQ_HOME/bin/stoq can run instead of the
+// `stoq build` binary at binary, which links plugins: an install run by
+// that binary seeded $STOQ_HOME (it stands in for it), and it was built for
+// coreVersion and links each of the plugins at the same version, except
+// those the user uninstalled since. When it cannot, why says so.
+func HomeStandsIn(home, binary, coreVersion string, plugins []LinkedPlugin) (ok bool, why string) {
+	st, err := loadState(stoqHome{home})
+	if err != nil {
+		return false, err.Error()
+	}
+	seededBy := false
+	for _, p := range st.StandsInFor {
+		seededBy = seededBy || p == binary
+	}
+	if !seededBy {
+		return false, "no install run by " + binary + " seeded it"
+	}
+	record, err := ReadHomeRecord(home)
+	if err != nil {
+		return false, err.Error()
+	}
+	if record.CoreVersion != coreVersion {
+		return false, fmt.Sprintf("it was built for stoq %s", record.CoreVersion)
+	}
+	linked := map[string]string{}
+	for _, p := range record.Plugins {
+		linked[p.Name] = p.Version
+	}
+	var lacks []string
+	for _, p := range plugins {
+		if v, ok := linked[p.Name]; (!ok || v != p.Version) && !st.declined(p.Name) {
+			lacks = append(lacks, p.Name+" "+p.Version)
+		}
+	}
+	if len(lacks) > 0 {
+		return false, "it lacks " + strings.Join(lacks, ", ")
+	}
+	return true, ""
+}
