@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // Server is a running redis-server.
@@ -30,13 +31,7 @@ type Server struct {
 // Start starts a redis-server for t and waits until it answers.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is not installed, and CI must run these tests (apt-get install redis-server; scripts/deps.sh does)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
-	}
+	path := stoqtest.Command(t, "redis-server", "redis-server")
 	var lastErr error
 	for range 5 { // the free port may be taken between choosing and binding
 		s, err := start(t, path)

@@ -1,4 +1,4 @@
-module github.com/stoq-go/stoq/plugins/redis/v3/testdata/redistest-killer
+module example.com/stoq-redistest-killer/v3
 
 go 1.26.0
 
