@@ -8,9 +8,14 @@ BIN     := bin/stoq
 DEMO    := build/demo
 
 .DEFAULT_GOAL := build
-.PHONY: build deps demo test vet staticcheck lint-catalog release-check release-tags bench clean
+.PHONY: build deps test-deps demo test vet staticcheck lint-catalog release-check release-tags bench soak clean
 
+# System packages: what the catalogue builds and runs with (make), and
+# with what the tests compare (make test).
 deps:
+	@./scripts/deps.sh build
+
+test-deps:
 	@./scripts/deps.sh
 
 # The binary builder links every catalogue plugin from this checkout.
@@ -46,7 +51,7 @@ release-tags:
 	cd tools && $(GO) run ./cmd/release-check -create-tags ..
 
 # Every module of the workspace: a root `go test ./...` does not reach them.
-test: deps vet staticcheck lint-catalog release-check
+test: test-deps vet staticcheck lint-catalog release-check
 	@set -e; failed=""; \
 	for m in $(MODULES); do \
 		echo "== go test -race $$m"; \
@@ -56,6 +61,11 @@ test: deps vet staticcheck lint-catalog release-check
 
 bench:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
+
+# Run mode over 100,000 small files with hash and yara, RSS sampled every
+# second: fails unless memory stays flat. Minutes long, so not in `test`.
+soak: build
+	cd tools && $(GO) run ./cmd/soak -stoq ../$(BIN) -files 100000 -workers hash,yara
 
 clean:
 	rm -rf bin build

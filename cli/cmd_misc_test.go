@@ -227,9 +227,9 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"scan", "f", "-s", ""}, "hash peinfo testerror testextract testslow yara"},
-		{[]string{"scan", "f", "-s", "te"}, "testerror testextract testslow"},
-		{[]string{"scan", "f", "-a", "hash", ""}, "hash peinfo testerror testextract testslow yara"},
+		{[]string{"scan", "f", "-s", ""}, "hash peinfo testerror testextract testshrink testslow yara"},
+		{[]string{"scan", "f", "-s", "te"}, "testerror testextract testshrink testslow"},
+		{[]string{"scan", "f", "-a", "hash", ""}, "hash peinfo testerror testextract testshrink testslow yara"},
 		{[]string{"scan", "f", "-a", "hash,p"}, "hash,peinfo"},
 		{[]string{"run", "-P", ""}, "dirmon testprovider"},
 		{[]string{"run", "-C", ""}, "filedir stdout"},
@@ -299,9 +299,9 @@ func TestStdoutConnectorWriteErrorIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The scan still ends normally: the failure is logged by the engine.
-	if code := run(context.Background(), env, []string{"scan", bad, "-s", "hash"}); code != 0 {
-		t.Errorf("exit %d: %s", code, stderr.String())
+	// The result is lost (stdout does not spool): exit status 1.
+	if code := run(context.Background(), env, []string{"scan", bad, "-s", "hash"}); code != exitFailure {
+		t.Errorf("exit %d, want 1: %s", code, stderr.String())
 	}
 	if code := run(context.Background(), env, []string{"scan", bad, "-s", "hash", "--fail-on-error"}); code != exitFailure {
 		t.Errorf("--fail-on-error with a failed save: exit %d, want 1", code)

@@ -35,9 +35,11 @@ func newRunCommand(env *Env) *cobra.Command {
 queue that scanners drain; each response is saved by the connectors (-C or
 stoq.cfg), or printed on stdout as one JSON line when there is none.
 
-It ends when every provider is done. SIGINT or SIGTERM stops the providers,
-lets the scans already queued or running finish and be saved, then exits 0;
-a second signal exits at once with status 130.
+It ends when every provider is done. SIGINT, SIGTERM or SIGHUP stops the
+providers, lets the scans already queued or running finish and be saved,
+then exits 0; a second signal exits at once with status 130. It exits 1
+when some result could be neither saved by every connector nor spooled,
+saying how many.
 
 Multi-value flags take several words, as in stoQ: -a hash peinfo.`,
 		Example: runExamples,
@@ -71,7 +73,9 @@ func runRun(cmd *cobra.Command, env *Env, f *engineFlags, metrics *metricsFlag) 
 	}
 
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the terminal went away, or a supervisor's stop) stops the run
+	// the same way: draining, never dropping what was accepted.
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
 
 	ctx, stop := context.WithCancel(cmd.Context())

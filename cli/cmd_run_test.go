@@ -240,7 +240,7 @@ func readUntil(t *testing.T, r *bufio.Reader, want string) {
 }
 
 func TestRunSignalFinishesQueuedScans(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd, markers, stdout, stderr, exited := slowRun(t)
 			if err := cmd.Process.Signal(sig); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/engine"
 )
 
 const scanExamples = `  # Scan a file with the plugins and dispatch rules of stoq.cfg:
@@ -34,8 +35,11 @@ func newScanCommand(env *Env) *cobra.Command {
 
 With no connector (-C or stoq.cfg connectors), the response is printed on
 stdout as indented JSON. The exit status is 0 even when plugins recorded
-errors in the response (use --fail-on-error to exit 1 then), and 2 when
-nothing could be scanned (a missing or empty file, a bad flag or config).
+errors in the response (use --fail-on-error to exit 1 then), 1 when the
+response could be neither saved by every connector nor spooled (stdout
+full, results folder and spool unwritable), and 2 when nothing could be
+scanned (a missing, empty or non-regular file, input larger than
+max_payload_size, a bad flag or config).
 
 Multi-value flags take several words, as in stoQ: -s hash peinfo. ` + fileRuleHelp,
 		Example:           scanExamples,
@@ -67,11 +71,12 @@ func runScan(cmd *cobra.Command, env *Env, f *engineFlags, args []string) error 
 
 	var content *payloadContent
 	meta := core.NewPayloadMeta()
+	maxSize := setup.stoq.Settings().MaxPayloadSize
 	if len(args) == 0 || args[0] == "-" {
-		content, err = readPayloadStdin(env.Stdin)
+		content, err = readPayloadStdin(env.Stdin, maxSize)
 		meta.ExtraData["filename"] = nil
 	} else {
-		content, err = readPayloadFile(args[0])
+		content, err = readPayloadFile(args[0], maxSize)
 		meta.ExtraData["filename"] = filepath.Base(args[0])
 	}
 	if err != nil {
@@ -85,6 +90,10 @@ func runScan(cmd *cobra.Command, env *Env, f *engineFlags, args []string) error 
 	content.data = nil
 	if rerr := content.release(); rerr != nil {
 		setup.stoq.Logger().Warn("releasing the payload's memory", "error", rerr)
+	}
+	if errors.Is(err, engine.ErrNotSaved) {
+		// The response exists, but some connector never got it.
+		return failure(err)
 	}
 	if err != nil {
 		return failure(fmt.Errorf("scan failed: %w", err))

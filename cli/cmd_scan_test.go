@@ -294,7 +294,7 @@ func TestScanLargeFileIsMapped(t *testing.T) {
 	dir := t.TempDir()
 	content := strings.Repeat("stoq", 1<<18) // 1 MiB
 	path := writeFile(t, dir, "big", content)
-	pc, err := readPayloadFile(path)
+	pc, err := readPayloadFile(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,10 +304,10 @@ func TestScanLargeFileIsMapped(t *testing.T) {
 	if err := pc.release(); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	// Non-regular files are read instead of mapped.
+	// Non-regular files are refused: a device could never end.
 	if _, err := os.Stat("/dev/null"); err == nil {
-		if _, err := readPayloadFile("/dev/null"); err == nil || !strings.Contains(err.Error(), "empty") {
-			t.Errorf("/dev/null: %v, want empty content", err)
+		if _, err := readPayloadFile("/dev/null", 0); err == nil || !strings.Contains(err.Error(), "a device, not a regular file") {
+			t.Errorf("/dev/null: %v, want a device refused", err)
 		}
 	}
 }
@@ -320,7 +320,7 @@ func TestReadStreamSpoolsLargeInput(t *testing.T) {
 			want[i] = byte(i * 7)
 		}
 		// A reader that is neither a file nor a bytes.Reader, as a pipe.
-		pc, err := readStreamSpooling(struct{ io.Reader }{bytes.NewReader(want)}, "pipe", threshold)
+		pc, err := readStreamSpooling(struct{ io.Reader }{bytes.NewReader(want)}, "pipe", threshold, 0)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", size, err)
 		}
@@ -331,10 +331,10 @@ func TestReadStreamSpoolsLargeInput(t *testing.T) {
 			t.Errorf("%d bytes: release: %v", size, err)
 		}
 	}
-	if _, err := readStream(strings.NewReader(""), "pipe"); !errors.Is(err, errNoContent) {
+	if _, err := readStream(strings.NewReader(""), "pipe", 0); !errors.Is(err, errNoContent) {
 		t.Errorf("empty stream: %v", err)
 	}
-	if _, err := readStream(iotest.ErrReader(os.ErrClosed), "pipe"); err == nil || !strings.Contains(err.Error(), "reading pipe") {
+	if _, err := readStream(iotest.ErrReader(os.ErrClosed), "pipe", 0); err == nil || !strings.Contains(err.Error(), "reading pipe") {
 		t.Errorf("failing stream: %v", err)
 	}
 }

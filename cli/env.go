@@ -124,6 +124,11 @@ const defaultConfig = `# stoq configuration (Python configparser syntax). Uncomm
 # provider_consumers = 2
 # max_recursion = 10
 # max_required_worker_depth = 10
+# Limits of one scan: payloads in it (extracted ones included), content
+# extracted in it, and the largest payload loaded (bytes, or 512MiB, 1GiB):
+# max_payloads = 1000
+# max_extracted_bytes = 1073741824
+# max_payload_size = 4294967296
 # log_dir =
 # log_level = info
 # log_maxbytes = 1500000

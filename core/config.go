@@ -90,7 +90,7 @@ func (e *OptionError) Error() string {
 	if e.Source != "" {
 		src = " (from " + e.Source + ")"
 	}
-	return fmt.Sprintf("plugin %s: option %s = %q%s: %s", e.Plugin, e.Option, e.Value, src, e.Want)
+	return fmt.Sprintf("plugin %s: option %s = %s%s: %s", e.Plugin, e.Option, configparser.Quote(e.Value), src, e.Want)
 }
 
 // OptionError returns the *OptionError for option key of this plugin: its

@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 
@@ -54,9 +53,10 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// ReadManifest reads a .stoq file; errors name the file.
+// ReadManifest reads a .stoq file; errors name the file. Only a regular
+// file is read: a FIFO or a device is refused at once, never waited on.
 func ReadManifest(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+	data, err := configparser.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +89,10 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("manifest %s: missing %s", m.describe(), strings.Join(missing, ", "))
 	}
 	if !registry.ValidName(m.Name) {
-		return fmt.Errorf("manifest %s: Name %q is not a safe plugin name (lowercase letters, digits, '_' and '-')", m.describe(), m.Name)
+		return fmt.Errorf("manifest %s: Name %s is not a safe plugin name (lowercase letters, digits, '_' and '-')", m.describe(), configparser.Quote(m.Name))
 	}
 	if !semverRe.MatchString(m.Version) {
-		return fmt.Errorf("manifest %s: Version %q is not a semantic version (MAJOR.MINOR.PATCH)", m.describe(), m.Version)
+		return fmt.Errorf("manifest %s: Version %s is not a semantic version (MAJOR.MINOR.PATCH)", m.describe(), configparser.Quote(m.Version))
 	}
 	return nil
 }
@@ -114,7 +114,7 @@ func (m *Manifest) CheckMinStoqVersion(running string) error {
 	}
 	c, err := semver.NewConstraint(constraint)
 	if err != nil {
-		return fmt.Errorf("plugin %s: min_stoq_version %q is neither a version nor a version constraint: %v", m.Name, minVersion, err)
+		return fmt.Errorf("plugin %s: min_stoq_version %s is neither a version nor a version constraint: %v", m.Name, configparser.Quote(minVersion), err)
 	}
 	v, err := semver.NewVersion(running)
 	if err != nil {

@@ -49,8 +49,10 @@ type Decorator interface {
 	Decorate(ctx context.Context, response *StoqResponse) (*DecoratorResponse, error)
 }
 
-// Provider feeds run mode: it puts payloads, requests or archiver tasks on
-// the queue until it is exhausted (then returns nil) or ctx is cancelled.
+// Provider feeds run mode: it puts payloads, requests, archiver tasks or
+// tasks loaded by reference (Task.Open, so the queue holds references, not
+// content) on the queue until it is exhausted (then returns nil) or ctx is
+// cancelled.
 type Provider interface {
 	Ingest(ctx context.Context, queue *Queue) error
 }

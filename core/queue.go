@@ -11,12 +11,23 @@ import (
 var ErrQueueClosed = errors.New("stoq: queue closed")
 
 // Task is one unit of run-mode work a Provider queues: exactly one of
-// Payload, Request or Archived is set. Archived maps a source archiver's name
-// to the metadata its Get loads the payload from, as stoQ's provider tasks.
+// Payload, Request, Archived or Open is set. Archived maps a source
+// archiver's name to the metadata its Get loads the payload from, as stoQ's
+// provider tasks.
 type Task struct {
 	Payload  *Payload
 	Request  *Request
 	Archived map[string]any
+	// Open loads the task's payload when a consumer takes the task, so that
+	// a queued task holds a reference (a path, a key), not the content:
+	// run mode's memory then grows with provider_consumers, not with
+	// max_queue times the payloads' size. The engine calls it once, within
+	// the provider's timeout, with maxSize, its max_payload_size: Open must
+	// refuse a larger payload with an error rather than load it. release,
+	// when not nil, is called once the response is saved (or the scan
+	// failed); the content is not used after it. An error is recorded in a
+	// response of its own, as a source archiver's failure is.
+	Open func(ctx context.Context, maxSize int64) (payload *Payload, release func(), err error)
 
 	// ScanID, when not empty, is the scan_id of the task's response instead
 	// of a random one, so that a task run twice (a queue re-delivering it
@@ -31,7 +42,9 @@ type Task struct {
 	// the task failed for good (its payload could not be loaded, or a
 	// response was neither saved nor spooled). A queue provider
 	// acknowledges the task on nil and leaves it to be delivered again on
-	// an error. Done runs on the engine's scanning goroutine, possibly
+	// an error; a response of such a task that was neither saved nor
+	// spooled is therefore not counted among the run's lost results
+	// (engine.LostResultsError). Done runs on the engine's scanning goroutine, possibly
 	// after Ingest has returned (while the run drains): it must be quick,
 	// safe for concurrent use, and must not use Ingest's context.
 	Done func(err error)
@@ -57,7 +70,7 @@ func NewQueue(size int) *Queue {
 // Put queues a task, waiting while the queue is full; it fails only when ctx
 // is done first.
 func (q *Queue) Put(ctx context.Context, t Task) error {
-	if t.Payload == nil && t.Request == nil && t.Archived == nil {
+	if t.Payload == nil && t.Request == nil && t.Archived == nil && t.Open == nil {
 		return errors.New("stoq: empty task")
 	}
 	q.mu.RLock()

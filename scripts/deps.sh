@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# Installs the system packages stoq's plugins build and test against, with
-# apt-get, when they are missing and we are root; otherwise prints the one
-# apt-get line to run. Exit status 1 when something is missing and could not
-# be installed.
-#   libyara-dev            yara plugin (cgo, go-yara v4.2)
-#   yara                   yara plugin tests compare with the yara command line
-#   libimage-exiftool-perl exif plugin
-#   osslsigncode           pecarve tests sign a PE to check Authenticode survives carving
-#   python3-pefile python3-cryptography gcc-mingw-w64 binutils-mingw-w64-x86-64  peinfo tests compare with pefile on mingw-built PEs
-#   pkg-config             finds libyara for cgo
+# Installs the system packages stoq needs, with apt-get, when they are
+# missing and we are root; otherwise prints the one apt-get line to run.
+# Exit status 1 when something is missing and could not be installed.
+#
+#   deps.sh build   what building and running the catalogue needs (make)
+#   deps.sh         that and what the tests compare with (make test, .ci/run)
 set -euo pipefail
 
-packages=(libyara-dev yara libimage-exiftool-perl osslsigncode pkg-config)
-packages+=(python3-olefile libgsf-bin msitools) # ole plugin tests: olefile is the reference; gsf and msibuild write real compound files
-packages+=(libmagic-dev file zip p7zip-full zstd lz4) # mimetype plugin (cgo libmagic); its tests compare with `file` and make samples with zip, 7z, zstd, lz4
-packages+=(zip unzip p7zip-full bzip2 xz-utils zstd gcab cpio binutils) # decompress tests make archives with them; 7z is its fallback (cab, ar, cpio, ...)
-packages+=(publicsuffix) # iocextract tests: the shipped TLD list is checked against Debian's list
-packages+=(python3-pefile python3-cryptography gcc-mingw-w64 binutils-mingw-w64-x86-64) # peinfo
-packages+=(python3) # smtp tests compare with Python's email package (/usr/bin/python3)
-packages+=(git) # tools/release: git ls-files for the module zips, release tags; builder tests: bare repositories
-packages+=(redis-server) # redis plugin tests and benchmarks start a real redis-server (Debian 12: 7.0)
+# Building and running the whole catalogue.
+build=(
+	pkg-config             # finds libyara and libmagic for cgo
+	libyara-dev            # yara plugin (cgo, go-yara v4.2)
+	libmagic-dev           # mimetype plugin (cgo libmagic)
+	libimage-exiftool-perl # exif plugin runs exiftool
+	p7zip-full             # decompress's fallback for cab, ar, cpio, rpm, iso, arj, lzh (optional, detected)
+)
+
+# The reference tools of the field the tests compare with, and the tools
+# that make their samples. Under CI (CI=true) a missing one fails a test.
+tests=(
+	yara                                       # yara tests compare with the yara command line
+	osslsigncode                               # pecarve and peinfo tests sign PEs
+	python3                                    # /usr/bin/python3: smtp compares with Python's email package
+	python3-pefile python3-cryptography        # peinfo compares with pefile (and certificates)
+	gcc-mingw-w64 binutils-mingw-w64-x86-64    # peinfo tests build PEs and DLLs with mingw
+	python3-olefile libgsf-bin msitools        # ole and mimetype: olefile is the reference; gsf and msibuild write compound files
+	file                                       # mimetype compares with `file --mime-type`
+	zip unzip bzip2 xz-utils zstd lz4 gcab cpio binutils # decompress and mimetype make archives with them
+	publicsuffix                               # iocextract's shipped TLD list is checked against Debian's
+	git                                        # tools/release (git ls-files, tags); builder tests make repositories
+	redis-server                               # redis plugin tests and benchmarks start a real redis-server (Debian 12: 7.0)
+)
+
+packages=("${build[@]}")
+if [ "${1:-all}" != build ]; then
+	packages+=("${tests[@]}")
+fi
+
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

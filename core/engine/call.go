@@ -19,8 +19,22 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error says the call panicked, with the panic's value.
-func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+// Error says the call panicked, with the panic's value; a memory fault
+// says what it most likely means.
+func (e *PanicError) Error() string {
+	if isFault(e.Value) {
+		return fmt.Sprintf("the payload's memory could not be read (%v): its file shrank or vanished while it was mapped", e.Value)
+	}
+	return fmt.Sprintf("panic: %v", e.Value)
+}
+
+// isFault reports whether a panic's value is a memory fault turned into a
+// panic by debug.SetPanicOnFault: reading a mapped file past its end after
+// it shrank (SIGBUS) is the one stoq expects.
+func isFault(v any) bool {
+	_, ok := v.(interface{ Addr() uintptr })
+	return ok
+}
 
 // protect runs fn and turns a panic into a *PanicError that keeps the
 // stack. Every call into plugin code goes through it: constructors,
@@ -34,14 +48,40 @@ func protect(fn func() error) (err error) {
 	return fn()
 }
 
+// protectFaults runs fn with faults on unexpected addresses turned into
+// panics (debug.SetPanicOnFault) on the calling goroutine, and returns such
+// a fault as a *PanicError; any other panic goes on. The engine's own reads
+// of payload content (sha256 for de-duplication) use it; a mapped payload
+// whose file shrank would otherwise kill the process.
+func protectFaults(fn func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if !isFault(r) {
+				panic(r)
+			}
+			err = &PanicError{Value: r}
+		}
+	}()
+	fn()
+	return nil
+}
+
 // call runs fn, a call into plugin p as a plugin of class (reported to
 // the Observer; 0 for calls that are not part of scanning, such as health
-// checks), with p's timeout as the context deadline. A panic becomes a *PanicError, logged with its stack; a plugin
+// checks), with p's timeout as the context deadline. A panic becomes a
+// *PanicError, logged with its stack; a plugin
 // that ignores its context and outlives the deadline is abandoned (its
 // goroutine ends when it returns, its late results are dropped) and the
 // call fails with ErrTimeout. fn must only publish results through
 // variables read after call returns nil or the plugin's own error: call
 // establishes the happens-before edge for them when fn returned in time.
+//
+// The plugin's goroutine turns memory faults into panics
+// (debug.SetPanicOnFault), so a mapped payload whose file shrank under it
+// is an Error of that call rather than the end of the process; that covers
+// the plugin's Go code on this goroutine, and core/mmapfile's lease guard
+// the rest (see its doc).
 func (s *Stoq) call(ctx context.Context, p *plugin, class Class, fn func(ctx context.Context) error) (err error) {
 	if s.observer != nil {
 		defer func(start time.Time) { s.observeCall(p, class, start, err) }(time.Now())
@@ -49,7 +89,10 @@ func (s *Stoq) call(ctx context.Context, p *plugin, class Class, fn func(ctx con
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- protect(func() error { return fn(ctx) }) }()
+	go func() {
+		debug.SetPanicOnFault(true)
+		done <- protect(func() error { return fn(ctx) })
+	}()
 	select {
 	case err := <-done:
 		return logPanic(p, err)
@@ -68,11 +111,19 @@ func (s *Stoq) call(ctx context.Context, p *plugin, class Class, fn func(ctx con
 	}
 }
 
-// logPanic logs a plugin's panic with its stack, once, where it happened.
+// logPanic logs a plugin's panic, once, where it happened: its value as an
+// error, its stack at debug level only (--log-level debug), so that hostile
+// input never puts a Go stack trace on an analyst's terminal. A memory
+// fault has no stack worth logging: it is the payload's doing, not a bug.
 func logPanic(p *plugin, err error) error {
 	var pe *PanicError
-	if errors.As(err, &pe) {
-		p.log.Error("plugin panicked", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	switch {
+	case !errors.As(err, &pe):
+	case isFault(pe.Value):
+		p.log.Error("payload memory fault", "error", pe.Error())
+	default:
+		p.log.Error("plugin panicked (its stack is logged at debug level)", "panic", fmt.Sprint(pe.Value))
+		p.log.Debug("plugin panic stack", "stack", string(pe.Stack))
 	}
 	return err
 }

@@ -11,6 +11,7 @@
 //	engine.go     New, the plugins of each role, Close, HealthCheck
 //	loader.go     where plugins come from: option layers, construction once, failures reported once
 //	scan.go       the scan loop: rounds of dispatch → resolve required workers → run → merge
+//	limits.go     max_payloads, max_extracted_bytes, max_payload_size: what a request may hold
 //	finish.go     after the rounds: dest archivers, the response, decorators, connectors
 //	call.go       every call into a plugin: deadline, panic recovery, concurrency bound
 //	run.go        run mode: providers, the bounded queue, consumers, draining on stop
@@ -34,9 +35,21 @@
 // PayloadMeta.DispatchTo is honoured in the first round, as an extracted
 // payload's is in the round after it.
 //
+// Every request is bounded (limits.go): max_recursion rounds,
+// max_payloads payloads, max_extracted_bytes of extracted content, and no
+// payload over max_payload_size; reaching a limit records one Error naming
+// it and what it dropped, and the scan completes with what came before.
+// Content may be a mapped file (core/mmapfile): plugin calls turn a memory
+// fault into an Error, and a root payload whose file changed during the
+// scan gets an Error saying so.
+//
 // A response a connector fails to save is spooled (spool_dir, one folder
 // per connector) and handed to that connector again when Run starts and
 // ends and every spool_retry_interval (60 s) while it runs, or when a
 // program calls ResendSpooled; a connector implementing core.Unspooled (a
-// terminal printer) opts out.
+// terminal printer) opts out. A response that a connector failed to save
+// and that could not be spooled for it is lost for that connector: Scan and
+// ScanRequest then return it with a *NotSavedError, and Run ends with a
+// *LostResultsError counting them (errors.Is ErrNotSaved), so the stoq
+// command exits non-zero instead of losing a result silently.
 package engine

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,10 +104,11 @@ func (s *Stoq) decorate(ctx context.Context, resp *core.StoqResponse) {
 // logged, the response is spooled for that connector (spool_dir) to be
 // re-sent later, and the failure is appended to the returned response's
 // errors (after every connector has seen it, so all save the same
-// document).
-func (s *Stoq) save(ctx context.Context, resp *core.StoqResponse) {
+// document). When a failed connector's copy could not be spooled either,
+// the result is lost for it: save returns a *NotSavedError.
+func (s *Stoq) save(ctx context.Context, resp *core.StoqResponse) error {
 	if len(s.connectors) == 0 {
-		return
+		return nil
 	}
 	errs := make([]error, len(s.connectors))
 	s.parallel(len(s.connectors), func(i int) {
@@ -115,6 +118,7 @@ func (s *Stoq) save(ctx context.Context, resp *core.StoqResponse) {
 		})
 	})
 	var failures []core.Error
+	var lost *NotSavedError
 	for i, p := range s.connectors {
 		if errs[i] == nil {
 			continue
@@ -124,14 +128,60 @@ func (s *Stoq) save(ctx context.Context, resp *core.StoqResponse) {
 			p.log.Error("failed to save results: spooled for a later retry", "scan_id", resp.ScanID, "error", errs[i], "spooled", path)
 			msg += " (spooled to " + path + ")"
 		} else {
-			p.log.Error("failed to save results, and could not spool them", "scan_id", resp.ScanID, "error", errs[i], "spool_error", err)
+			p.log.Error("failed to save results, and could not spool them: the result is lost", "scan_id", resp.ScanID, "error", errs[i], "spool_error", err)
 			msg += " (not spooled: " + err.Error() + ")"
-			taskFailed(ctx, fmt.Errorf("connector %s: %w (not spooled: %v)", p.name, errs[i], err))
+			if lost == nil {
+				lost = &NotSavedError{ScanID: resp.ScanID}
+			}
+			lost.Connectors = append(lost.Connectors, p.name)
+			lost.Reasons = append(lost.Reasons, fmt.Errorf("connector %s: %w (not spooled: %v)", p.name, errs[i], err))
 		}
 		failures = append(failures, core.Error{Message: msg, PluginName: p.name})
 	}
 	resp.Errors = append(resp.Errors, failures...)
+	if lost != nil {
+		return lost
+	}
+	return nil
 }
+
+// ErrNotSaved is matched (errors.Is) by the error of a scan whose response
+// a connector failed to save and that could not be spooled for it either:
+// that connector never got the result, and no later run will re-send it.
+// The stoq command exits non-zero on it.
+var ErrNotSaved = errors.New("result neither saved nor spooled")
+
+// NotSavedError is the error ScanRequest and Scan return, beside the
+// response, when one or more connectors failed to save it and spooling it
+// for them failed too (no spool_dir, the spool unwritable, or a connector
+// that does not spool, such as stdout). The response itself is complete:
+// the error only says where it did not arrive.
+type NotSavedError struct {
+	ScanID     string   // the response's scan_id
+	Connectors []string // the connectors that did not get it
+	Reasons    []error  // why, one per connector: its failure and the spool's
+}
+
+// Error names the scan and each connector's failure, on one line.
+func (e *NotSavedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "result of scan %s was neither saved nor spooled", e.ScanID)
+	for i, r := range e.Reasons {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.Error())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrNotSaved) true.
+func (e *NotSavedError) Is(target error) bool { return target == ErrNotSaved }
+
+// Unwrap returns the reasons.
+func (e *NotSavedError) Unwrap() []error { return e.Reasons }
 
 // newResponse builds the response for a finished request, with a new scan
 // id and the current time.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/stoq-go/stoq/core/v3/internal/configparser"
 )
@@ -22,9 +21,10 @@ func ParseINI(data []byte) (INI, error) {
 	return INI(s), err
 }
 
-// ReadINI reads and parses a configparser file; errors name the file.
+// ReadINI reads and parses a configparser file; errors name the file. Only
+// a regular file is read (a FIFO or a device is refused at once).
 func ReadINI(path string) (INI, error) {
-	data, err := os.ReadFile(path)
+	data, err := configparser.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -235,3 +235,103 @@ func TestRunAbandonsAProviderThatIgnoresCancellation(t *testing.T) {
 		t.Error("the payload the provider queued before getting stuck was not saved")
 	}
 }
+
+// openTask is a task queued by reference: content is loaded by Open, and
+// released is closed once the engine is done with it.
+type openTask struct {
+	content  []byte
+	err      error
+	slow     time.Duration
+	opened   atomic.Int64
+	released chan struct{}
+	maxSeen  atomic.Int64
+}
+
+func (o *openTask) open(ctx context.Context, maxSize int64) (*core.Payload, func(), error) {
+	o.opened.Add(1)
+	o.maxSeen.Store(maxSize)
+	if o.slow > 0 {
+		time.Sleep(o.slow)
+	}
+	if o.err != nil {
+		return nil, nil, o.err
+	}
+	return core.NewPayload(o.content, nil), func() { close(o.released) }, nil
+}
+
+func TestRunLoadsTasksQueuedByReference(t *testing.T) {
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	w := register(t, "w", &fnWorker{}, nil)
+	ok := &openTask{content: []byte("by reference"), released: make(chan struct{})}
+	failing := &openTask{err: errors.New("permission denied"), released: make(chan struct{})}
+	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		if err := q.Put(ctx, core.Task{Open: ok.open}); err != nil {
+			return err
+		}
+		return q.Put(ctx, core.Task{Open: failing.open})
+	}}, nil)
+	var releasedBeforeSave atomic.Bool
+	watch := register(t, "watch", connectorFunc(func(r *core.StoqResponse) error {
+		if len(r.Results) > 0 {
+			select {
+			case <-ok.released:
+				releasedBeforeSave.Store(true)
+			default:
+			}
+		}
+		return nil
+	}), nil)
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn, watch), engine.WithAlwaysDispatch(w),
+		engine.WithSetting("max_payload_size", "1000"), engine.WithSetting("provider_consumers", "1"))
+	if err := s.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ok.released:
+	default:
+		t.Error("the loaded payload was never released")
+	}
+	if releasedBeforeSave.Load() {
+		t.Error("the payload was released before its response was saved")
+	}
+	if ok.maxSeen.Load() != 1000 {
+		t.Errorf("Open got maxSize %d, want max_payload_size 1000", ok.maxSeen.Load())
+	}
+	saved := conn.responses()
+	if len(saved) != 2 {
+		t.Fatalf("%d responses, want 2", len(saved))
+	}
+	if saved[0].Results[0].Size != len("by reference") || len(saved[0].Results[0].PluginsRun.Workers) != 1 {
+		t.Errorf("first response %+v", saved[0].Results)
+	}
+	if len(saved[1].Results) != 0 || len(saved[1].Errors) != 1 || saved[1].Errors[0].Message != "provider:failed to load task: permission denied" || saved[1].Errors[0].PluginName != pn {
+		t.Errorf("second response: results %v, errors %+v: want only the load failure", saved[1].Results, saved[1].Errors)
+	}
+}
+
+func TestRunReleasesAnOpenAbandonedAtItsDeadline(t *testing.T) {
+	conn := &memConnector{}
+	cn := register(t, "conn", conn, nil)
+	late := &openTask{content: []byte("late"), slow: 300 * time.Millisecond, released: make(chan struct{})}
+	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		return q.Put(ctx, core.Task{Open: late.open})
+	}}, map[string]string{"timeout": "50ms"})
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn))
+	if err := s.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-late.released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late Open's payload was never released")
+	}
+	saved := conn.responses()
+	if len(saved) != 1 || len(saved[0].Errors) != 1 || !strings.Contains(saved[0].Errors[0].Message, "timed out") {
+		t.Errorf("responses %v, want one recording the timeout", saved)
+	}
+}
+
+type connectorFunc func(r *core.StoqResponse) error
+
+func (f connectorFunc) Save(_ context.Context, r *core.StoqResponse) error { return f(r) }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/mmapfile"
 )
 
 // This file is the scan loop: ScanRequest runs rounds until no worker is
@@ -23,7 +24,8 @@ import (
 // connectors.
 
 // Scan scans content as one payload: stoQ's scan(). startDispatch names
-// workers that run on it in the first round. meta and requestMeta may be nil.
+// workers that run on it in the first round. meta and requestMeta may be
+// nil. Its error is ScanRequest's.
 func (s *Stoq) Scan(ctx context.Context, content []byte, meta *core.PayloadMeta, requestMeta *core.RequestMeta, startDispatch ...string) (*core.StoqResponse, error) {
 	return s.ScanRequest(ctx, core.NewRequest([]*core.Payload{core.NewPayload(content, meta)}, requestMeta), startDispatch...)
 }
@@ -40,6 +42,9 @@ type scanState struct {
 	// asked remembers (payload, dispatcher) pairs a ContentDispatcher has
 	// answered, so it is asked once per payload.
 	asked map[dispatch]struct{}
+	// limits keeps count of max_payloads, max_extracted_bytes and
+	// max_payload_size (limits.go).
+	limits requestLimits
 }
 
 func (st *scanState) addError(e core.Error) { st.req.Errors = append(st.req.Errors, e) }
@@ -52,12 +57,19 @@ func (st *scanState) addError(e core.Error) { st.req.Errors = append(st.req.Erro
 // required_workers with a depth limit and cycle detection, extracted
 // payloads de-duplicated by sha256, max_recursion rounds (a payload left
 // unprocessed by the last round gets an Error), errors collected.
+//
+// The error is about the request, not its payloads (which record their
+// own Errors in the response): a malformed request returns no response; a
+// response that a connector failed to save and that could not be spooled
+// for it returns the response and a *NotSavedError (errors.Is ErrNotSaved).
 func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch ...string) (*core.StoqResponse, error) {
 	if err := normalizeRequest(req); err != nil {
 		return nil, err
 	}
 	finished := s.scanStarted()
-	st := &scanState{req: req}
+	st := &scanState{req: req, limits: requestLimits{closedBy: numLimits}}
+	roots := len(req.Payloads)
+	s.refuseOversizedRoots(st)
 	pending := firstDispatches(req, startDispatch)
 	if s.settings.MaxRecursion == 0 {
 		s.noRounds(st, &pending)
@@ -70,12 +82,19 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 		pending = next
 		s.addExtracted(st, extracted, round, &pending)
 	}
+	for _, e := range st.limits.errors(s.settings) {
+		st.addError(e)
+	}
+	noteChangedFiles(st, req.Payloads[:roots])
 	s.archive(ctx, st)
 	resp := newResponse(req)
 	setTaskScanID(ctx, resp)
 	s.decorate(ctx, resp)
-	s.save(ctx, resp)
+	err := s.save(ctx, resp)
 	finished(resp)
+	if err != nil {
+		return resp, err
+	}
 	return resp, nil
 }
 
@@ -402,27 +421,32 @@ func fill(e core.Error, plugin, payloadID string) core.Error {
 
 // addExtracted adds the payloads extracted in a round to the request,
 // de-duplicated by sha256: a duplicate extends the first one's extracted_by
-// and extracted_from instead. Payloads extracted in the last round are
-// recorded with an Error, as nothing will scan them.
+// and extracted_from instead. The request's limits may drop some (see
+// limits.go). Payloads extracted in the last round are recorded with an
+// Error, as nothing will scan them.
 func (s *Stoq) addExtracted(st *scanState, extracted []*core.Payload, round int, pending *dispatchSet) {
 	if len(extracted) == 0 {
 		return
 	}
-	if st.hashes == nil {
-		st.hashes = make(map[[32]byte][]int, len(st.req.Payloads)+len(extracted))
-		for i, p := range st.req.Payloads {
-			h := sha256.Sum256(p.Content)
-			st.hashes[h] = append(st.hashes[h], i)
-		}
-	}
 	for _, ex := range extracted {
-		h := sha256.Sum256(ex.Content)
-		if firsts, seen := st.hashes[h]; seen {
+		var h [32]byte
+		// duplicate merges ex into the payloads of the same content; an
+		// unreadable ex (its mapped file shrank) is dropped with an Error.
+		duplicate := func() bool {
+			st.indexHashes(s.settings.MaxPayloadSize)
+			if err := protectFaults(func() { h = sha256.Sum256(ex.Content) }); err != nil {
+				st.addError(core.Error{Message: "extracted payload dropped: " + err.Error(), PluginName: ex.Results.ExtractedBy[0]})
+				return true
+			}
+			firsts, seen := st.hashes[h]
 			for _, i := range firsts {
 				r := st.req.Payloads[i].Results
 				r.ExtractedBy = append(r.ExtractedBy, ex.Results.ExtractedBy...)
 				r.ExtractedFrom = append(r.ExtractedFrom, ex.Results.ExtractedFrom...)
 			}
+			return seen
+		}
+		if !st.limits.admit(s.settings, len(st.req.Payloads), ex, duplicate) {
 			continue
 		}
 		st.req.Payloads = append(st.req.Payloads, ex)
@@ -435,6 +459,38 @@ func (s *Stoq) addExtracted(st *scanState, extracted []*core.Payload, round int,
 			for _, w := range meta.DispatchTo {
 				pending.add(dispatch{idx, w})
 			}
+		}
+	}
+}
+
+// indexHashes builds, at the first extraction, the index of the sha256 of
+// every payload's content (a root over maxSize, which no extracted payload
+// can equal, is not read).
+func (st *scanState) indexHashes(maxSize int64) {
+	if st.hashes != nil {
+		return
+	}
+	st.hashes = make(map[[32]byte][]int, len(st.req.Payloads))
+	for i, p := range st.req.Payloads {
+		if int64(len(p.Content)) > maxSize {
+			continue
+		}
+		var h [32]byte
+		if protectFaults(func() { h = sha256.Sum256(p.Content) }) != nil {
+			continue // unreadable: its workers' calls record that
+		}
+		st.hashes[h] = append(st.hashes[h], i)
+	}
+}
+
+// noteChangedFiles records an Error for each root payload mapped from a
+// file that was opened for writing or truncated during the scan: its
+// content was then copied (core/mmapfile), so the results are of what the
+// file held when the scan began, not of the file as it is now.
+func noteChangedFiles(st *scanState, roots []*core.Payload) {
+	for _, p := range roots {
+		if mmapfile.Changed(p.Content) {
+			st.addError(core.Error{Message: "the payload's file was written to or truncated while it was scanned: the results are of the content it held when the scan began", PayloadID: p.ID()})
 		}
 	}
 }

@@ -37,6 +37,9 @@ type Settings struct {
 	ProviderConsumers      int           // provider_consumers: run-mode scanners (2)
 	MaxRecursion           int           // max_recursion: scan rounds (10); 0 runs no round
 	MaxRequiredWorkerDepth int           // max_required_worker_depth (10)
+	MaxPayloads            int           // max_payloads: payloads in one request, roots included (1,000)
+	MaxExtractedBytes      int64         // max_extracted_bytes: extracted content in one request (1 GiB); 0 extracts nothing
+	MaxPayloadSize         int64         // max_payload_size: the largest payload loaded and scanned (4 GiB)
 	Concurrency            int           // max_concurrency: plugin calls in flight (2×GOMAXPROCS, at least 4)
 	DefaultTimeout         time.Duration // timeout: a plugin call's deadline when the plugin sets none (60 s)
 	PluginDirs             []string      // plugin_dir_list: folders of installed plugins
@@ -62,10 +65,25 @@ const (
 	DefaultProviderConsumers      = 2
 	DefaultMaxRecursion           = 10
 	DefaultMaxRequiredWorkerDepth = 10
-	DefaultPluginTimeout          = 60 * time.Second
-	DefaultSpoolRetryInterval     = 60 * time.Second
-	DefaultLogMaxBytes            = 1500000
-	DefaultLogBackupCount         = 5
+	// DefaultMaxPayloads is the payloads of one request, as Assemblyline's
+	// 500 extracted files or Strelka's limits: a hostile file that carves
+	// into thousands of payloads stops there.
+	DefaultMaxPayloads = 1000
+	// DefaultMaxPayloadSize is 4 GiB: a root payload is mapped, not read,
+	// so its size costs address space and page cache rather than heap, and
+	// disk images and ISOs up to 4 GiB are scanned by default.
+	DefaultMaxPayloadSize = 4 << 30
+	// DefaultMaxExtractedBytes is 1 GiB, a quarter of DefaultMaxPayloadSize:
+	// extracted content (decompressed members, carved files) stays in
+	// memory until the response is saved, so this bounds a request's heap
+	// (twice that with the default two provider_consumers), and, at the
+	// workers' speeds (hash about 1 GB/s, yara a few hundred MB/s), the
+	// seconds each worker spends on what one payload unpacked into.
+	DefaultMaxExtractedBytes  = 1 << 30
+	DefaultPluginTimeout      = 60 * time.Second
+	DefaultSpoolRetryInterval = 60 * time.Second
+	DefaultLogMaxBytes        = 1500000
+	DefaultLogBackupCount     = 5
 )
 
 // setting is one [core] key: its default as stoq.cfg would spell it, and
@@ -88,6 +106,9 @@ var coreSettings = []setting{
 	intSetting("provider_consumers", DefaultProviderConsumers, 1, 1024, func(s *Settings) *int { return &s.ProviderConsumers }),
 	intSetting("max_recursion", DefaultMaxRecursion, 0, 1000, func(s *Settings) *int { return &s.MaxRecursion }),
 	intSetting("max_required_worker_depth", DefaultMaxRequiredWorkerDepth, 0, 1000, func(s *Settings) *int { return &s.MaxRequiredWorkerDepth }),
+	intSetting("max_payloads", DefaultMaxPayloads, 1, 10_000_000, func(s *Settings) *int { return &s.MaxPayloads }),
+	sizeSetting("max_extracted_bytes", DefaultMaxExtractedBytes, 0, func(s *Settings) *int64 { return &s.MaxExtractedBytes }),
+	sizeSetting("max_payload_size", DefaultMaxPayloadSize, 1, func(s *Settings) *int64 { return &s.MaxPayloadSize }),
 	intSetting("max_concurrency", defaultConcurrency(), 1, 4096, func(s *Settings) *int { return &s.Concurrency }),
 	durationSetting("timeout", DefaultPluginTimeout, 24*time.Hour, func(s *Settings) *time.Duration { return &s.DefaultTimeout }),
 	listSetting("providers", func(s *Settings) *[]string { return &s.Providers }),
@@ -124,6 +145,22 @@ func intSetting(key string, def, lo, hi int, field func(*Settings) *int) setting
 		n, err := configparser.ParseInt(v)
 		if err != nil || n < lo || n > hi {
 			return fmt.Errorf("want an integer from %d to %d", lo, hi)
+		}
+		*field(s) = n
+		return nil
+	}}
+}
+
+// maxSize bounds the byte-size settings: 1 PiB, past any real payload.
+const maxSize = 1 << 50
+
+// sizeSetting is a size in bytes: a whole number, optionally with a binary
+// unit (KiB, MiB, GiB, TiB).
+func sizeSetting(key string, def, lo int64, field func(*Settings) *int64) setting {
+	return setting{key: key, def: strconv.FormatInt(def, 10), apply: func(s *Settings, v string) error {
+		n, err := configparser.ParseSize(v)
+		if err != nil || n < lo || n > maxSize {
+			return fmt.Errorf("want a size in bytes from %d to %d (1 PiB), such as 1073741824 or 1GiB", lo, int64(maxSize))
 		}
 		*field(s) = n
 		return nil
@@ -219,20 +256,23 @@ func resolveSettings(layers []settingsLayer) (Settings, []string, error) {
 	for _, l := range layers {
 		for _, key := range slices.Sorted(maps.Keys(l.values)) {
 			if !known[key] && !ignoredKeys[key] {
-				warnings = append(warnings, l.describe(key, "")+": not a [core] setting of this stoq (ignored)")
+				warnings = append(warnings, l.describe(printableKey(key), "")+": not a [core] setting of this stoq (ignored)")
 			}
 		}
 	}
 	return s, warnings, nil
 }
 
-// quote prints a value for an error message: quoted, with control bytes
-// and invalid UTF-8 escaped, and cut short, so that a binary file given as
-// stoq.cfg cannot write raw bytes to the terminal.
-func quote(v string) string {
-	const most = 80
-	if len(v) > most {
-		return strconv.QuoteToASCII(v[:most]) + "…"
+// printableKey is a key as the user wrote it when it is plain text,
+// quoted otherwise (a key read from a binary file).
+func printableKey(k string) string {
+	for _, r := range k {
+		if r <= ' ' || r > '~' {
+			return quote(k)
+		}
 	}
-	return strconv.QuoteToASCII(v)
+	return k
 }
+
+// quote prints a value for an error message (configparser.Quote).
+func quote(v string) string { return configparser.Quote(v) }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,7 +92,7 @@ func TestUnspooledConnectorsAndMissingSpoolDir(t *testing.T) {
 	term := &terminalConnector{memConnector{fail: errors.New("broken pipe")}}
 	tn := register(t, "term", term, nil)
 	s := newEngine(t, engine.WithConnectors(tn), engine.WithSetting("spool_dir", spool))
-	resp := scan(t, s, "x")
+	resp := scanLost(t, s, "x", tn)
 	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled") {
 		t.Errorf("errors %v", errorsOf(resp))
 	}
@@ -100,9 +101,80 @@ func TestUnspooledConnectorsAndMissingSpoolDir(t *testing.T) {
 	}
 	flaky := register(t, "flaky", &memConnector{fail: errors.New("down")}, nil)
 	s = newEngine(t, engine.WithConnectors(flaky))
-	resp = scan(t, s, "x")
+	resp = scanLost(t, s, "x", flaky)
 	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "not spooled: no spool_dir configured") {
 		t.Errorf("errors %v", errorsOf(resp))
+	}
+}
+
+// scanLost scans content and wants the result lost for connector: a
+// response and a *NotSavedError naming it.
+func scanLost(t *testing.T, s *engine.Stoq, content, connector string) *core.StoqResponse {
+	t.Helper()
+	resp, err := s.Scan(context.Background(), []byte(content), nil, nil)
+	var lost *engine.NotSavedError
+	if !errors.Is(err, engine.ErrNotSaved) || !errors.As(err, &lost) {
+		t.Fatalf("Scan: %v, want a NotSavedError", err)
+	}
+	if resp == nil || lost.ScanID != resp.ScanID || len(lost.Connectors) != 1 || lost.Connectors[0] != connector {
+		t.Fatalf("NotSavedError %+v for response %v, want scan and connector %s named", lost, resp, connector)
+	}
+	if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), connector) {
+		t.Errorf("error %q is not one line naming the connector", err)
+	}
+	return resp
+}
+
+func TestUnwritableSpoolLosesTheResultLoudly(t *testing.T) {
+	spool := filepath.Join(t.TempDir(), "spool")
+	// A file where the spool's folder must go: no spool can be written,
+	// even by root.
+	if err := os.WriteFile(spool, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cn := register(t, "down", &memConnector{fail: errors.New("disk full")}, nil)
+	ok := register(t, "ok", &memConnector{}, nil)
+	s := newEngine(t, engine.WithConnectors(ok, cn), engine.WithSetting("spool_dir", spool))
+	scanLost(t, s, "x", cn)
+
+	// Saved by one connector and spooled for the other: nothing lost.
+	s = newEngine(t, engine.WithConnectors(ok, cn), engine.WithSetting("spool_dir", t.TempDir()))
+	if _, err := s.Scan(context.Background(), []byte("x"), nil, nil); err != nil {
+		t.Errorf("a spooled result reported as lost: %v", err)
+	}
+}
+
+// pickyConnector fails to save the responses whose first payload has
+// extra_data "lose".
+type pickyConnector struct{}
+
+func (pickyConnector) Save(_ context.Context, r *core.StoqResponse) error {
+	if len(r.Results) > 0 && r.Results[0].PayloadMeta.ExtraData["lose"] == true {
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+func TestRunCountsLostResults(t *testing.T) {
+	cn := register(t, "picky", pickyConnector{}, nil)
+	pn := register(t, "prov", &fnProvider{ingest: func(ctx context.Context, q *core.Queue) error {
+		for i := range 5 {
+			meta := core.NewPayloadMeta()
+			meta.ExtraData["lose"] = i >= 3
+			if err := q.PutPayload(ctx, core.NewPayload(fmt.Appendf(nil, "%d", i), meta)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}, nil)
+	s := newEngine(t, engine.WithProviders(pn), engine.WithConnectors(cn))
+	err := s.Run(context.Background(), nil)
+	var lost *engine.LostResultsError
+	if !errors.Is(err, engine.ErrNotSaved) || !errors.As(err, &lost) {
+		t.Fatalf("Run: %v, want a LostResultsError", err)
+	}
+	if lost.Lost != 2 || lost.Responses != 5 || err.Error() != "2 of 5 results were neither saved nor spooled (each is logged with its scan_id)" {
+		t.Errorf("Run: %v (%+v), want 2 of 5 lost", err, lost)
 	}
 }
 

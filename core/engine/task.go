@@ -20,9 +20,10 @@ import (
 // of its last response. The scan of a task runs on its consumer's
 // goroutine, and the record is only written there.
 type taskRecord struct {
-	scanID    string  // Task.ScanID
-	responses int     // responses given a scan_id so far
-	failures  []error // why the task failed, when it did
+	scanID     string  // Task.ScanID
+	redelivers bool    // Task.Done is set: the provider keeps a failed task
+	responses  int     // responses given a scan_id so far
+	failures   []error // why the task failed, when it did
 }
 
 type taskRecordKey struct{}
@@ -35,7 +36,7 @@ func (s *Stoq) beginTask(ctx context.Context, task core.Task) (context.Context, 
 	if task.ScanID == "" && task.Done == nil {
 		return ctx, func() {}
 	}
-	rec := &taskRecord{scanID: task.ScanID}
+	rec := &taskRecord{scanID: task.ScanID, redelivers: task.Done != nil}
 	ctx = context.WithValue(ctx, taskRecordKey{}, rec)
 	return ctx, func() {
 		if task.Done == nil {
@@ -76,4 +77,15 @@ func taskFailed(ctx context.Context, err error) {
 	if rec := taskRecordOf(ctx); rec != nil {
 		rec.failures = append(rec.failures, err)
 	}
+}
+
+// lostUnlessRedelivered is the error a response's save counts as in the
+// run's lost results: none when the task's provider takes its failures
+// (Task.Done) and will deliver it again, since its result is not lost but
+// late.
+func lostUnlessRedelivered(ctx context.Context, err error) error {
+	if rec := taskRecordOf(ctx); rec != nil && rec.redelivers && errors.Is(err, ErrNotSaved) {
+		return nil
+	}
+	return err
 }

@@ -106,7 +106,9 @@ func TestTaskDoneWhenSpooled(t *testing.T) {
 }
 
 // A response neither saved nor spooled fails the task, naming the
-// connector, so the provider keeps it for another delivery.
+// connector, so the provider keeps it for another delivery; Run does not
+// count it as a lost result (runTasks fails on Run's error), since it is
+// delivered again.
 func TestTaskFailsWhenNeitherSavedNorSpooled(t *testing.T) {
 	good, bad := &memConnector{}, &memConnector{fail: errors.New("disk full")}
 	gn, bn := register(t, "good", good, nil), register(t, "bad", bad, nil)
@@ -245,5 +247,41 @@ func TestTaskDoneWhileDrainingAfterCancel(t *testing.T) {
 		if err := ends.only(t, fmt.Sprint(i)); err != nil {
 			t.Errorf("task %d: Done(%v)", i, err)
 		}
+	}
+}
+
+// A task queued by reference (Task.Open) ends like the others: done once
+// its response is saved, failed when its payload cannot be opened, with
+// its scan_id on the response either way.
+func TestOpenedTaskEnds(t *testing.T) {
+	c := &memConnector{}
+	cn := register(t, "c", c, nil)
+	open := func(content string, err error) func(context.Context, int64) (*core.Payload, func(), error) {
+		return func(context.Context, int64) (*core.Payload, func(), error) {
+			if err != nil {
+				return nil, nil, err
+			}
+			return core.NewPayload([]byte(content), nil), nil, nil
+		}
+	}
+	ends := runTasks(t, []engine.Option{engine.WithConnectors(cn)},
+		func(e *taskEnds) core.Task {
+			return core.Task{Open: open("opened", nil), ScanID: "opened", Done: e.done("opened")}
+		},
+		func(e *taskEnds) core.Task {
+			return core.Task{Open: open("", errors.New("object gone")), ScanID: "gone", Done: e.done("gone")}
+		})
+	if err := ends.only(t, "opened"); err != nil {
+		t.Errorf("opened task: Done(%v), want nil", err)
+	}
+	if err := ends.only(t, "gone"); err == nil || !strings.Contains(err.Error(), "object gone") {
+		t.Errorf("task that cannot be opened: Done(%v), want its failure", err)
+	}
+	ids := map[string]int{}
+	for _, r := range c.responses() {
+		ids[r.ScanID] = len(r.Results)
+	}
+	if want := map[string]int{"opened": 1, "gone": 0}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("responses by scan_id %v, want %v", ids, want)
 	}
 }

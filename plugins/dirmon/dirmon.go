@@ -25,7 +25,11 @@
 // Promises and decisions:
 //
 //   - Files present when Ingest starts are not queued (stoQ's dirmon only
-//     handles new files); they are queued again when rewritten.
+//     handles new files); they are queued again when rewritten. With
+//     process_existing, they are queued too (files that arrived while stoq
+//     was down), each once it has been quiet for the settle period (a file
+//     last modified longer ago than that is queued at once); on Linux one
+//     still open for writing waits until it is closed.
 //   - Each completed write of a file is queued once: a file is remembered
 //     by identity (device and inode, size, mtime) and an event or a rescan
 //     that finds the same version again is ignored. Renaming a file, or a
@@ -74,6 +78,8 @@ type Plugin struct {
 	sourceDir string // absolute, symlinks resolved
 	recursive bool
 	settle    time.Duration
+	// processExisting queues the files already there when Ingest starts.
+	processExisting bool
 
 	// backend runs the watch loop: inotify on Linux, fsnotify elsewhere.
 	// Tests swap it to exercise the fsnotify backend on Linux too.
@@ -88,6 +94,9 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	p := &Plugin{log: log, backend: defaultBackend}
 	var err error
 	if p.recursive, err = cfg.Bool("recursive", false); err != nil {
+		return nil, err
+	}
+	if p.processExisting, err = cfg.Bool("process_existing", false); err != nil {
 		return nil, err
 	}
 	if p.settle, err = cfg.Duration("settle", 2*time.Second); err != nil {

@@ -147,7 +147,7 @@ func (m *monitor) runInotify(ctx context.Context) error {
 	// Remember what is there, watch, then rescan: a file finished between
 	// the two walks is found by the rescan rather than lost.
 	root := m.p.sourceDir
-	m.remember(root)
+	m.start(root)
 	if err := w.addTree(root); err != nil {
 		return err
 	}

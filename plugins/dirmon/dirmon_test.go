@@ -349,6 +349,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{map[string]string{"source_dir": file}, "source_dir", "not a folder"},
 		{map[string]string{"source_dir": dir, "recursive": "sometimes"}, "recursive", "boolean"},
 		{map[string]string{"source_dir": dir, "settle": "soon"}, "settle", "duration"},
+		{map[string]string{"source_dir": dir, "process_existing": "maybe"}, "process_existing", "boolean"},
 		{map[string]string{"source_dir": dir, "settle": "0"}, "settle", "positive"},
 	} {
 		_, err := stoqtest.TryNew(t, "dirmon", tc.opts)
@@ -358,8 +359,8 @@ func TestNewValidatesOptions(t *testing.T) {
 		}
 	}
 	p := stoqtest.New[*Plugin](t, "dirmon", map[string]string{"source_dir": dir})
-	if p.recursive || p.settle != 2*time.Second {
-		t.Errorf("defaults: recursive %v, settle %v; want false, 2s", p.recursive, p.settle)
+	if p.recursive || p.settle != 2*time.Second || p.processExisting {
+		t.Errorf("defaults: recursive %v, settle %v, process_existing %v; want false, 2s, false", p.recursive, p.settle, p.processExisting)
 	}
 }
 
@@ -372,5 +373,38 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatal("condition not reached within 60 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProcessExisting: files already in the folder at start are queued once
+// with process_existing (both backends), and not at all by default.
+func TestProcessExisting(t *testing.T) {
+	for _, backend := range []struct {
+		name     string
+		fsnotify bool
+	}{{"default backend", false}, {"fsnotify", true}} {
+		t.Run(backend.name, func(t *testing.T) {
+			dir := t.TempDir()
+			written := map[string][]byte{}
+			for i := range 3 {
+				path := filepath.Join(dir, fmt.Sprintf("before-%d", i))
+				written[path] = testContent(i)
+				if err := os.WriteFile(path, written[path], 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, ".partial"), []byte("dotfile"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			settle := 200 * time.Millisecond
+			h := startMonitor(t, dir, harnessConfig{fsnotify: backend.fsnotify, opts: map[string]string{"settle": settle.String(), "process_existing": "true"}})
+			h.waitAll(keys(written))
+			h.finish(settle)
+			h.checkExactlyOnce(written)
+
+			h = startMonitor(t, dir, harnessConfig{fsnotify: backend.fsnotify, opts: map[string]string{"settle": settle.String()}})
+			h.finish(settle)
+			h.checkExactlyOnce(map[string][]byte{})
+		})
 	}
 }

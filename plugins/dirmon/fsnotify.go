@@ -22,7 +22,7 @@ func (m *monitor) runFsnotify(ctx context.Context) error {
 	defer w.Close()
 
 	root := m.p.sourceDir
-	m.remember(root)
+	m.start(root)
 	if err := m.addFsnotifyTree(w, root); err != nil {
 		return err
 	}

@@ -92,6 +92,26 @@ func (m *monitor) walkFiles(dir string, fn func(path string, info os.FileInfo)) 
 	})
 }
 
+// start takes in the files present under dir when the watch begins:
+// remembered as seen, so that only new or rewritten files are queued, or,
+// with process_existing, set to settle, the quiet period counted from each
+// file's last modification (a file untouched for that long is queued at
+// the first look).
+func (m *monitor) start(dir string) {
+	if !m.p.processExisting {
+		m.remember(dir)
+		return
+	}
+	now := time.Now()
+	m.walkFiles(dir, func(path string, info os.FileInfo) {
+		quietSince := info.ModTime()
+		if quietSince.After(now) { // a clock set back: count from now
+			quietSince = now
+		}
+		m.settling[path] = &candidate{info: info, unchangedFor: quietSince}
+	})
+}
+
 // remember records the files already present under dir as seen, so that
 // only new or rewritten files are queued.
 func (m *monitor) remember(dir string) {

@@ -20,11 +20,22 @@
 //     once, naming the option or the path, when it is unset or missing.
 //   - Relative results_dir, archive_dir and source_dir are relative to the
 //     working directory, as in stoQ (not to the installed plugin folder).
-//   - Only regular files are read (a symlink to one counts); FIFOs, devices
-//     and sockets are skipped, so a provider can never block on them, and
-//     symlinks to folders are not followed. A file named explicitly as
+//   - Files are queued by reference (core.Task's Open): a file is mapped
+//     (core/mmapfile) only when a consumer takes its task, and unmapped
+//     once its response is saved, so run mode's memory does not grow with
+//     max_queue times the files' size. A file larger than max_payload_size
+//     is not loaded; a file that cannot be opened then, or has vanished,
+//     gets a response holding the Error.
+//   - Only regular files are read; FIFOs, devices and sockets are skipped,
+//     so a provider can never block on them. Symlinks to folders are never
+//     followed. A symlink to a file is followed only when it resolves to a
+//     file inside source_dir, unless follow_symlinks is set: then it is
+//     read wherever it leads. The file is opened without following a
+//     symlink its last name became meanwhile. A file named explicitly as
 //     source_dir is read even when its name starts with a dot.
-//   - A file that cannot be read is logged and skipped; the run goes on.
+//   - Files are written atomically (core/atomicfile); the first time the
+//     plugin writes into a folder, it removes the temporary files older
+//     than five minutes that a killed stoq left there.
 //   - Save never replaces a results file: saving the same scan again with
 //     the same JSON succeeds, with different JSON it fails naming the file.
 //   - Archive writes each content once: an existing archive file of the same
@@ -44,6 +55,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -55,6 +67,7 @@ import (
 
 	"github.com/stoq-go/stoq/core/v3"
 	"github.com/stoq-go/stoq/core/v3/atomicfile"
+	"github.com/stoq-go/stoq/core/v3/mmapfile"
 )
 
 //go:embed filedir.stoq
@@ -71,6 +84,7 @@ type Plugin struct {
 	sourceDir      string // as configured; "" when unset
 	recursive      bool
 	sourceArchiver string
+	followSymlinks bool
 
 	// Connector.
 	resultsDir string // absolute
@@ -86,6 +100,10 @@ type Plugin struct {
 	archiveDir    string // absolute
 	useSHA        bool
 	restrictToDir bool
+
+	// swept remembers the folders whose stale temporary files were removed
+	// (see sweepOnce).
+	swept sweptFolders
 }
 
 // New builds a filedir plugin from its options (see filedir.stoq).
@@ -98,6 +116,9 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	}
 	var err error
 	if p.recursive, err = cfg.Bool("recursive", false); err != nil {
+		return nil, err
+	}
+	if p.followSymlinks, err = cfg.Bool("follow_symlinks", false); err != nil {
 		return nil, err
 	}
 	if p.dateMode, err = cfg.Bool("date_mode", false); err != nil {
@@ -149,9 +170,9 @@ func absDir(cfg *core.Config, key, def string) (string, error) {
 }
 
 // Ingest queues every file of source_dir (see the package doc), one at a
-// time, reading each just before queueing it. It returns nil when every file
-// was queued, ctx's error when ctx ended first, and an error naming the
-// option or the path when source_dir is unset or cannot be read.
+// time, by reference. It returns nil when every file was queued, ctx's
+// error when ctx ended first, and an error naming the option or the path
+// when source_dir is unset or cannot be read.
 func (p *Plugin) Ingest(ctx context.Context, queue *core.Queue) error {
 	if p.sourceDir == "" {
 		return errors.New("option source_dir is not set: name a file or folder to ingest, e.g. --plugin-opts filedir:source_dir=/path/to/files")
@@ -168,19 +189,16 @@ func (p *Plugin) Ingest(ctx context.Context, queue *core.Queue) error {
 		if !info.Mode().IsRegular() {
 			return fmt.Errorf("source_dir %s is neither a folder nor a regular file", root)
 		}
-		return p.queueFile(ctx, queue, root)
+		// Named explicitly: read where it leads.
+		return p.queueFile(ctx, queue, root, root, false)
+	}
+	// Symlinks are judged against the folder as resolved.
+	w := &walk{p: p, queue: queue, root: root}
+	if w.resolvedRoot, err = filepath.EvalSymlinks(root); err != nil {
+		return fmt.Errorf("source_dir %s: %w", root, err)
 	}
 	if !p.recursive {
-		entries, err := os.ReadDir(root)
-		if err != nil {
-			return fmt.Errorf("reading source_dir %s: %w", root, err)
-		}
-		for _, e := range entries {
-			if err := p.queueEntry(ctx, queue, filepath.Join(root, e.Name()), e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.flat(ctx)
 	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -196,34 +214,83 @@ func (p *Plugin) Ingest(ctx context.Context, queue *core.Queue) error {
 			}
 			return nil
 		}
-		return p.queueEntry(ctx, queue, path, d)
+		return w.entry(ctx, path, d)
 	})
 }
 
-// queueEntry queues a folder entry when it is a visible regular file, or a
-// symlink to one.
-func (p *Plugin) queueEntry(ctx context.Context, queue *core.Queue, path string, d fs.DirEntry) error {
+// walk is one Ingest over a folder.
+type walk struct {
+	p            *Plugin
+	queue        *core.Queue
+	root         string // source_dir, absolute
+	resolvedRoot string // source_dir with symlinks resolved
+}
+
+// listBatch is how many entries of a folder are read at a time: a flat
+// source_dir of millions of files costs the memory of one batch, not of
+// its whole listing.
+const listBatch = 1024
+
+// flat queues the files of source_dir itself, in the folder's own order,
+// reading its entries a batch at a time.
+func (w *walk) flat(ctx context.Context) error {
+	d, err := os.Open(w.root)
+	if err != nil {
+		return fmt.Errorf("reading source_dir %s: %w", w.root, err)
+	}
+	defer d.Close()
+	for {
+		entries, err := d.ReadDir(listBatch)
+		for _, e := range entries {
+			if err := w.entry(ctx, filepath.Join(w.root, e.Name()), e); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || err == nil && len(entries) == 0 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading source_dir %s: %w", w.root, err)
+		}
+	}
+}
+
+// entry queues a folder entry when it is a visible regular file, or a
+// symlink to one that follow_symlinks (or staying inside source_dir)
+// allows.
+func (w *walk) entry(ctx context.Context, path string, d fs.DirEntry) error {
 	if isHidden(d.Name()) {
 		return nil
 	}
 	mode := d.Type()
-	if mode&fs.ModeSymlink != 0 {
-		info, err := os.Stat(path)
-		if err != nil {
-			p.log.Error("skipping broken symlink", "path", path, "error", err)
-			return nil
-		}
-		mode = info.Mode().Type()
+	if mode.IsRegular() {
+		return w.p.queueFile(ctx, w.queue, path, path, true)
 	}
-	if !mode.IsRegular() {
+	if mode&fs.ModeSymlink == 0 {
+		return nil // a FIFO, a device, a socket: never opened
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		w.p.log.Error("skipping broken symlink", "path", path, "error", err)
 		return nil
 	}
-	return p.queueFile(ctx, queue, path)
+	info, err := os.Stat(target)
+	if err != nil || !info.Mode().IsRegular() {
+		return nil // a symlink to a folder or a special file
+	}
+	if !w.p.followSymlinks {
+		if rel, err := filepath.Rel(w.resolvedRoot, target); err != nil || !filepath.IsLocal(rel) {
+			w.p.log.Info("skipping symlink that leads out of source_dir (set follow_symlinks to read it)", "path", path, "target", target)
+			return nil
+		}
+	}
+	return w.p.queueFile(ctx, w.queue, path, target, true)
 }
 
-// queueFile reads one file and queues it (or queues an archiver task for
-// it). A file that cannot be read is logged and skipped.
-func (p *Plugin) queueFile(ctx context.Context, queue *core.Queue, path string) error {
+// queueFile queues the file at path, opened at open (the target of a
+// symlink it is), as a task loaded by reference, or as an archiver task
+// for source_archiver. extra_data names path.
+func (p *Plugin) queueFile(ctx context.Context, queue *core.Queue, path, open string, noFollow bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -232,15 +299,17 @@ func (p *Plugin) queueFile(ctx context.Context, queue *core.Queue, path string) 
 		task := map[string]any{"path": path, "filename": name, "source_dir": dir}
 		return queue.PutArchived(ctx, p.sourceArchiver, task)
 	}
-	content, err := os.ReadFile(path)
-	if err != nil {
-		p.log.Error("skipping unreadable file", "path", path, "error", err)
-		return nil
+	load := func(_ context.Context, maxSize int64) (*core.Payload, func(), error) {
+		m, err := mmapfile.Open(open, mmapfile.Options{MaxSize: maxSize, NoFollow: noFollow})
+		if err != nil {
+			return nil, nil, fmt.Errorf("filedir: %w", err)
+		}
+		meta := core.NewPayloadMeta()
+		meta.ExtraData["filename"] = name
+		meta.ExtraData["source_dir"] = dir
+		return core.NewPayload(m.Bytes(), meta), func() { _ = m.Close() }, nil
 	}
-	meta := core.NewPayloadMeta()
-	meta.ExtraData["filename"] = name
-	meta.ExtraData["source_dir"] = dir
-	return queue.PutPayload(ctx, core.NewPayload(content, meta))
+	return queue.Put(ctx, core.Task{Open: load})
 }
 
 func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
@@ -267,6 +336,7 @@ func (p *Plugin) Save(ctx context.Context, response *core.StoqResponse) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("filedir: creating results folder: %w", err)
 	}
+	p.sweepOnce(dir)
 	created, err := atomicfile.WriteFile(filepath.Join(dir, name), data, atomicfile.Options{NoReplace: true, Durable: p.fsync})
 	if err != nil {
 		return fmt.Errorf("filedir: saving scan %s: %w", name, err)
@@ -313,6 +383,7 @@ func (p *Plugin) Archive(ctx context.Context, payload *core.Payload, request *co
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filedir: creating archive folder: %w", err)
 	}
+	p.sweepOnce(dir)
 	created, err := atomicfile.WriteFile(filepath.Join(dir, name), payload.Content, atomicfile.Options{NoReplace: true, Durable: p.fsync})
 	if err != nil {
 		return nil, fmt.Errorf("filedir: archiving payload %s: %w", payload.ID(), err)

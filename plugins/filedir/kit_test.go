@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -92,7 +93,10 @@ func collected(t *testing.T, s *engine.Stoq) ([]scanned, []core.Error) {
 			out = append(out, scanned{sha256: sha, extra: res.PayloadMeta.ExtraData, archivers: res.Archivers})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].sha256 < out[j].sha256 })
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return a.sha256 < b.sha256 || a.sha256 == b.sha256 && fmt.Sprint(a.extra["filename"]) < fmt.Sprint(b.extra["filename"])
+	})
 	return out, errs
 }
 

@@ -3,6 +3,7 @@ package filedir_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,7 +53,10 @@ type want struct {
 
 func checkScanned(t *testing.T, got []scanned, wants []want) {
 	t.Helper()
-	sort.Slice(wants, func(i, j int) bool { return sha256Hex([]byte(wants[i].content)) < sha256Hex([]byte(wants[j].content)) })
+	sort.Slice(wants, func(i, j int) bool {
+		a, b := sha256Hex([]byte(wants[i].content)), sha256Hex([]byte(wants[j].content))
+		return a < b || a == b && wants[i].filename < wants[j].filename
+	})
 	if len(got) != len(wants) {
 		t.Fatalf("scanned %d payloads, want %d: %+v", len(got), len(wants), got)
 	}
@@ -153,28 +157,43 @@ func TestProviderMissingOrUnsetSourceDirIsAClearError(t *testing.T) {
 	}
 }
 
-func TestProviderSkipsBrokenSymlinksAndFolderLinks(t *testing.T) {
+func TestProviderNeverLeavesSourceDirThroughASymlink(t *testing.T) {
 	dir := t.TempDir()
 	other := t.TempDir()
-	writeTree(t, dir, map[string]string{"ok": "readable"})
+	writeTree(t, dir, map[string]string{"ok": "readable", "sub/inside": "inside, linked"})
 	writeTree(t, other, map[string]string{"target": "via symlink", "inner/z": "behind a folder link"})
 	for _, link := range []struct{ target, name string }{
 		{filepath.Join(other, "missing"), "broken"},
 		{filepath.Join(other, "target"), "link"},
 		{filepath.Join(other, "inner"), "folderlink"},
+		{filepath.Join(dir, "sub", "inside"), "inlink"},
+		{"sub/inside", "relative-inlink"},
+		{"../" + filepath.Base(other) + "/target", "relative-outlink"},
 	} {
 		if err := os.Symlink(link.target, filepath.Join(dir, link.name)); err != nil {
 			t.Skipf("symlinks unsupported: %v", err)
 		}
 	}
-	got, errs, err := runProvider(t, map[string]string{"source_dir": dir, "recursive": "true"})
+	// By default only links that stay inside source_dir are read.
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir})
 	if err != nil || len(errs) > 0 {
 		t.Fatalf("Run: %v, errors %v", err, errs)
 	}
-	checkScanned(t, got, []want{{"readable", "ok", dir}, {"via symlink", "link", dir}})
+	checkScanned(t, got, []want{{"readable", "ok", dir}, {"inside, linked", "inlink", dir}, {"inside, linked", "relative-inlink", dir}})
+	// follow_symlinks reads them wherever they lead; folder links are
+	// never followed.
+	got, errs, err = runProvider(t, map[string]string{"source_dir": dir, "recursive": "true", "follow_symlinks": "true"})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
+	}
+	checkScanned(t, got, []want{
+		{"readable", "ok", dir}, {"inside, linked", "inlink", dir}, {"inside, linked", "relative-inlink", dir},
+		{"inside, linked", "inside", filepath.Join(dir, "sub")},
+		{"via symlink", "link", dir}, {"via symlink", "relative-outlink", dir},
+	})
 }
 
-func TestProviderUnreadableFileIsSkipped(t *testing.T) {
+func TestProviderUnreadableFileIsAnErrorResponse(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root reads files whatever their mode")
 	}
@@ -183,9 +202,78 @@ func TestProviderUnreadableFileIsSkipped(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "locked"), 0); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := runProvider(t, map[string]string{"source_dir": dir})
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	checkScanned(t, got, []want{{"readable", "ok", dir}})
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "locked") {
+		t.Errorf("errors %v, want one naming the unreadable file", errs)
+	}
+}
+
+func TestProviderQueuesReferencesNotContent(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a": "first", "b": "second"})
+	p := stoqtest.New[*filedir.Plugin](t, "filedir", map[string]string{"source_dir": dir})
+	tasks, err := stoqtest.Ingest(context.Background(), p)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("Ingest: %d tasks, %v", len(tasks), err)
+	}
+	for _, task := range tasks {
+		if task.Payload != nil || task.Open == nil {
+			t.Fatalf("task %+v holds content, want a reference (Open)", task)
+		}
+	}
+	payload, release, err := tasks[0].Open(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := payload.Results.PayloadMeta.ExtraData["filename"].(string)
+	if want := map[string]string{"a": "first", "b": "second"}[name]; want == "" || string(payload.Content) != want {
+		t.Fatalf("Open: %q named %q", payload.Content, name)
+	}
+	release()
+	other := map[string]string{"a": "b", "b": "a"}[name]
+	// Loaded only when taken: a file removed meanwhile is an error then.
+	if err := os.Remove(filepath.Join(dir, other)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tasks[1].Open(context.Background(), 100); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, other)) {
+		t.Errorf("Open of a removed file: %v, want an error naming it", err)
+	}
+	// And a file over max_payload_size is refused, not read.
+	writeTree(t, dir, map[string]string{other: strings.Repeat("x", 101)})
+	if _, _, err := tasks[1].Open(context.Background(), 100); err == nil || !strings.Contains(err.Error(), "more than max_payload_size (100 bytes)") {
+		t.Errorf("Open over max_payload_size: %v", err)
+	}
+}
+
+func TestProviderRecordsFilesOverMaxPayloadSize(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"small": "12345", "big": "1234567890"})
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir}, engine.WithSetting("max_payload_size", "5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkScanned(t, got, []want{{"12345", "small", dir}})
+	if len(errs) != 1 || errs[0].Message != "filedir: "+filepath.Join(dir, "big")+" is 10 bytes, more than max_payload_size (5 bytes): not loaded" {
+		t.Errorf("errors %+v, want the big file refused by max_payload_size", errs)
+	}
+}
+
+func TestProviderSkipsFIFOs(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"ok": "readable"})
+	if err := mkfifo(filepath.Join(dir, "fifo")); err != nil {
+		t.Skip(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "fifo"), filepath.Join(dir, "fifolink")); err != nil {
+		t.Skip(err)
+	}
+	got, errs, err := runProvider(t, map[string]string{"source_dir": dir, "follow_symlinks": "true"})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("Run: %v, errors %v", err, errs)
 	}
 	checkScanned(t, got, []want{{"readable", "ok", dir}})
 }
@@ -244,5 +332,20 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatal("condition not reached within 60 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestProviderListsAFlatFolderInBatches(t *testing.T) {
+	dir := t.TempDir()
+	const n = 2500 // more than two batches
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), fmt.Appendf(nil, "file %d", i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := stoqtest.New[*filedir.Plugin](t, "filedir", map[string]string{"source_dir": dir})
+	tasks, err := stoqtest.Ingest(context.Background(), p)
+	if err != nil || len(tasks) != n {
+		t.Fatalf("Ingest: %d tasks, %v; want %d", len(tasks), err, n)
 	}
 }

@@ -49,6 +49,7 @@ func init() {
 	core.Register("testerror", manifest("testerror"), newError)
 	core.Register("testprovider", manifest("testprovider"), newProvider)
 	core.Register("testslow", manifest("testslow"), newSlow)
+	core.Register("testshrink", manifest("testshrink"), newShrink)
 }
 
 // Hash is a Worker hashing content in one pass, like the real hash plugin.
@@ -321,9 +322,45 @@ func (s *Slow) Scan(ctx context.Context, p *core.Payload, _ *core.Request) (*cor
 	}
 }
 
+// Shrink is a Worker that touches marker_dir/reading when a scan starts,
+// waits for marker_dir/truncated (the test truncates the payload's file
+// meanwhile), then hashes the content on a goroutine of its own, as the
+// hash plugin does with large payloads: no fault protection covers that
+// goroutine.
+type Shrink struct{ markerDir string }
+
+func newShrink(cfg *core.Config, _ *slog.Logger) (*Shrink, error) {
+	s := &Shrink{markerDir: cfg.String("marker_dir", "")}
+	if s.markerDir == "" {
+		return nil, errors.New("marker_dir is not set")
+	}
+	return s, nil
+}
+
+// Scan hashes the content once the file was truncated.
+func (s *Shrink) Scan(ctx context.Context, p *core.Payload, _ *core.Request) (*core.WorkerResponse, error) {
+	if err := os.WriteFile(filepath.Join(s.markerDir, "reading"), nil, 0o644); err != nil {
+		return nil, err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(s.markerDir, "truncated")); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	sum := make(chan [32]byte)
+	go func() { sum <- sha256.Sum256(p.Content) }()
+	got := <-sum
+	return &core.WorkerResponse{Results: map[string]any{"sha256": hex.EncodeToString(got[:])}}, nil
+}
+
 // Names lists the plugins this package registers, sorted.
 func Names() []string {
-	names := []string{"dirmon", "filedir", "hash", "peinfo", "testerror", "testextract", "testprovider", "testslow", "yara"}
+	names := []string{"dirmon", "filedir", "hash", "peinfo", "testerror", "testextract", "testprovider", "testshrink", "testslow", "yara"}
 	sort.Strings(names)
 	return names
 }
@@ -342,4 +379,5 @@ var (
 	_ core.Worker         = (*ErrorWorker)(nil)
 	_ core.Provider       = (*Provider)(nil)
 	_ core.Worker         = (*Slow)(nil)
+	_ core.Worker         = (*Shrink)(nil)
 )

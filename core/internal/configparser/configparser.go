@@ -25,7 +25,15 @@ type Sections map[string]map[string]string
 // kept), indented continuation lines, `%%` for `%`, case-insensitive
 // section names and keys. Keys of a [DEFAULT] section are visible in every
 // section, as in configparser.
+//
+// It is strict as configparser is by default: text before the first
+// section, a line that is neither a section header nor KEY = VALUE (an
+// empty key included), and a section or an option given twice are errors
+// naming the line. Errors quote what they echo (see Quote).
 func Parse(data []byte) (Sections, error) {
+	if err := checkStrict(data); err != nil {
+		return nil, err
+	}
 	f, err := ini.LoadSources(ini.LoadOptions{
 		Insensitive:                true,
 		IgnoreInlineComment:        true,
@@ -34,7 +42,7 @@ func Parse(data []byte) (Sections, error) {
 		KeyValueDelimiters:         "=:",
 	}, data)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(Sanitize(err.Error()))
 	}
 	out := Sections{}
 	defaults := map[string]string{}
@@ -116,6 +124,30 @@ func ParseInt(s string) (int, error) {
 		return 0, fmt.Errorf("not an integer")
 	}
 	return n, nil
+}
+
+// ParseSize reads a size in bytes: a whole decimal number, optionally
+// followed by a binary unit KiB, MiB, GiB or TiB (any case, blanks
+// allowed before it): "1073741824", "1GiB", "512 MiB".
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	lower := strings.ToLower(s)
+	for i, unit := range []string{"kib", "mib", "gib", "tib"} {
+		if strings.HasSuffix(lower, unit) {
+			mult = 1 << (10 * (i + 1))
+			s = strings.TrimSpace(s[:len(s)-len(unit)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || err == nil && n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("out of range")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("not a size in bytes")
+	}
+	return n * mult, nil
 }
 
 // SplitList splits a comma-separated list, trimming items and dropping
