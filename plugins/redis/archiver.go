@@ -74,6 +74,21 @@ func (p *Plugin) Get(ctx context.Context, task *core.ArchiverResponse) (*core.Pa
 
 // load reads the archived payload sum and wraps it with meta.
 func (p *Plugin) load(ctx context.Context, sum string, meta *core.PayloadMeta) (*core.Payload, error) {
+	return p.loadAtMost(ctx, sum, meta, 0)
+}
+
+// loadAtMost is load refusing, before reading it, a payload larger than
+// maxSize bytes (no limit when 0): the engine's max_payload_size.
+func (p *Plugin) loadAtMost(ctx context.Context, sum string, meta *core.PayloadMeta, maxSize int64) (*core.Payload, error) {
+	if maxSize > 0 {
+		n, err := p.client.StrLen(ctx, payloadKeyPrefix+sum).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis at %s: loading payload %s: %w", p.where, sum, err)
+		}
+		if n > maxSize {
+			return nil, fmt.Errorf("redis: payload %s is %d bytes, more than max_payload_size (%d)", sum, n, maxSize)
+		}
+	}
 	content, err := p.client.Get(ctx, payloadKeyPrefix+sum).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redis: payload %s is not stored in Redis (expired after payload_ttl, or never stored)", sum)

@@ -285,6 +285,9 @@ func TestWorkersShareTasks(t *testing.T) {
 	}
 	results := h.results()
 	for _, r := range results {
+		if len(r.response.Results) == 0 {
+			continue // the missing payload's, recorded at each delivery
+		}
 		res := workerResult(t, r.response, "hash")
 		name := r.response.Results[0].PayloadMeta.ExtraData["filename"].(string)
 		if res["sha256"] != sums[name] {

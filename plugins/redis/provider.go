@@ -180,8 +180,8 @@ func (p *Plugin) unblock(clientID int64, reading <-chan struct{}) {
 
 // take queues the task of entry id, delivered deliveries times (this one
 // included). A malformed task goes to the dead-letter stream; one whose
-// payload cannot be loaded is left for another delivery, or dead-lettered
-// when it had its last.
+// payload cannot be loaded (here, or by the engine through Task.Open) is
+// left for another delivery, or dead-lettered when it had its last.
 func (p *Plugin) take(ctx context.Context, q *core.Queue, id string, values map[string]any, deliveries int64) {
 	t, err := decodeTask(id, values)
 	if err != nil {
@@ -190,7 +190,17 @@ func (p *Plugin) take(ctx context.Context, q *core.Queue, id string, values map[
 	}
 	task := core.Task{ScanID: scanIDFor(p.stream, id)}
 	switch {
+	case t.ref != "" && t.requestMeta == nil:
+		// Loaded when a scanner takes it (core.Task.Open): the queue holds
+		// references, not payloads.
+		ref, meta := t.ref, t.payloadMeta
+		task.Open = func(ctx context.Context, maxSize int64) (*core.Payload, func(), error) {
+			payload, err := p.loadAtMost(ctx, ref, meta, maxSize)
+			return payload, nil, err
+		}
 	case t.ref != "":
+		// Task.Open carries no request meta: a reference with its own is
+		// loaded now.
 		payload, err := p.load(ctx, t.ref, t.payloadMeta)
 		if err != nil {
 			p.failed(id, values, deliveries, err)

@@ -117,8 +117,10 @@ func TestProviderLoadsReferencesAndOtherArchivers(t *testing.T) {
 	}
 }
 
-// A task whose referenced payload is not in Redis produces no response; it
-// is delivered max_deliveries times, then dead-lettered with its fields,
+// A task whose referenced payload is not in Redis is loaded when a scanner
+// takes it (core.Task.Open), fails, and is recorded in a response of its
+// own (its scan_id, the Error) at each delivery, as a source archiver's
+// failure is; after max_deliveries it is dead-lettered with its fields,
 // id, deliveries and error.
 func TestMissingReferenceIsDeadLetteredAfterMaxDeliveries(t *testing.T) {
 	h := newHarness(t, map[string]string{"max_deliveries": "2", "claim_idle_ms": "200"})
@@ -127,7 +129,7 @@ func TestMissingReferenceIsDeadLetteredAfterMaxDeliveries(t *testing.T) {
 	ok := h.add(fieldContent, "fine")
 	stop := h.run(h.engine(), sizeWorker)
 	waitFor(t, "a dead letter", func() bool { return len(h.deadLetters()) == 1 })
-	waitFor(t, "the good task's result", func() bool { return len(h.results()) == 1 })
+	waitFor(t, "the good task's result", func() bool { return len(h.results()) == 3 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +140,45 @@ func TestMissingReferenceIsDeadLetteredAfterMaxDeliveries(t *testing.T) {
 	if e, _ := d[fieldDeadError].(string); !strings.Contains(e, "is not stored in Redis") {
 		t.Errorf("dead letter error %q", e)
 	}
-	if r := h.results(); r[0].scanID != scanIDFor("stoq:tasks", ok) {
-		t.Errorf("the only result must be the good task's: %v", r)
+	failures := 0
+	for _, r := range h.results() {
+		switch r.scanID {
+		case scanIDFor("stoq:tasks", ok):
+			workerResult(t, r.response, sizeWorker)
+		case scanIDFor("stoq:tasks", id):
+			failures++
+			if len(r.response.Results) != 0 || len(r.response.Errors) != 1 || !strings.Contains(r.response.Errors[0].Message, "is not stored in Redis") {
+				t.Errorf("the missing payload's response: %+v", r.response)
+			}
+		default:
+			t.Errorf("result with scan_id %s, of no task", r.scanID)
+		}
+	}
+	if failures != 2 {
+		t.Errorf("%d responses recording the missing payload, want one per delivery (2)", failures)
 	}
 	if n := h.pending(); n != 0 {
 		t.Errorf("%d pending, want 0", n)
+	}
+}
+
+// A reference whose payload is larger than max_payload_size is refused
+// before it is read.
+func TestReferenceOverMaxPayloadSize(t *testing.T) {
+	h := newHarness(t, map[string]string{"max_deliveries": "1"})
+	p := h.plugin()
+	resp, err := p.Archive(h.ctx(), core.NewPayload([]byte(strings.Repeat("x", 2048)), nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.add(fieldArchived, fmt.Sprintf(`{"redis": {"sha256": "%s"}}`, resp.Results.(map[string]any)["sha256"]))
+	stop := h.run(h.engine(engine.WithSetting("max_payload_size", "1KiB")), sizeWorker)
+	waitFor(t, "the dead letter", func() bool { return len(h.deadLetters()) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.deadLetters()[0].Values[fieldDeadError].(string); !strings.Contains(e, "more than max_payload_size") {
+		t.Errorf("dead letter error %q", e)
 	}
 }
 

@@ -29,15 +29,20 @@
 //
 // Decisions where the issue left room:
 //
-//   - A task whose payload cannot be loaded (its reference expired or was
-//     never stored) or that is malformed produces no response: a
-//     malformed one goes to the dead-letter stream at once, a missing
-//     reference after max_deliveries (it may be a payload still being
-//     stored). The dead-letter entry says why.
-//   - A task {"redis": …} is loaded by the provider itself, so `stoq run
-//     -P redis` alone scans both kinds; a task naming any other source
-//     archiver is handed to the engine, which loads it through that
-//     archiver when it is given with -S.
+//   - A malformed task produces no response and goes to the dead-letter
+//     stream at once. A task whose payload cannot be loaded (its reference
+//     expired or was never stored) is recorded in a response holding the
+//     Error at each delivery (the same scan_id each time), as the engine
+//     records a source archiver's failure, and is dead-lettered after
+//     max_deliveries (it may be a payload still being stored). The
+//     dead-letter entry says why.
+//   - A task {"redis": …} is loaded by the plugin itself, so `stoq run
+//     -P redis` alone scans both kinds: when a scanner takes it
+//     (core.Task.Open, so the engine's queue holds references, and
+//     max_payload_size is checked before reading), or when the provider
+//     reads it if it has a request_meta (Task.Open carries none). A task
+//     naming any other source archiver is handed to the engine, which
+//     loads it through that archiver when it is given with -S.
 //   - delete_acked (default on) keeps the task stream as long as the work
 //     left, since trimming a task stream by length could drop tasks no one
 //     has read; turn it off when another group reads the same stream.
