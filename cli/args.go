@@ -29,7 +29,9 @@ import (
 //     valid plugin name, such as `bad.exe` or `/tmp/x`; for --plugin-opts:
 //     no `name:key=value`; for --request-extra: no `=`). So `stoq scan -s
 //     hash peinfo /tmp/bad.exe` works, while `stoq scan -s hash peinfo`
-//     scans stdin. Write `--` before the FILE to remove any doubt.
+//     scans stdin. Write `--` before the FILE to remove any doubt. The
+//     commands plugins contribute (stoq submit) find their positional
+//     words the same way, after their --plugin-opts.
 //
 // Values of the plugin-name flags may also be comma-separated
 // (`-a hash,yara`) and the flags repeated (`-a hash -a yara`); values of
@@ -121,6 +123,9 @@ func commandFlagSpecs(command string) []flagSpec {
 			}
 		}
 	}
+	if isPluginCommand(command) {
+		return pluginCommandFlagSpecs()
+	}
 	return nil
 }
 
@@ -154,7 +159,7 @@ func expandArgs(args []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if args[0] == "scan" {
+	if args[0] == "scan" || isPluginCommand(args[0]) {
 		findScanFile(tokens)
 	}
 	return append([]string{args[0]}, emit(tokens)...), nil

@@ -79,6 +79,9 @@ func TestReservedNamesCoverTheCommands(t *testing.T) {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
+		if isPluginCommand(c.Name()) {
+			continue // a linked plugin's (the test plugins' testcmd): core refuses stoq's names to them
+		}
 		if !slices.Contains(plugincheck.ReservedCommands, c.Name()) {
 			t.Errorf("command %s is not in plugincheck.ReservedCommands", c.Name())
 		}

@@ -27,6 +27,7 @@ const runExamples = `  # Monitor a folder for new files, hash and peinfo them, s
 
 func newRunCommand(env *Env) *cobra.Command {
 	f := &engineFlags{}
+	metrics := &metricsFlag{}
 	cmd := &cobra.Command{
 		Use:   "run [flags]",
 		Short: "Continually ingest and scan payloads from Provider plugins",
@@ -44,21 +45,28 @@ Multi-value flags take several words, as in stoQ: -a hash peinfo.`,
 		Example: runExamples,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRun(cmd, env, f)
+			return runRun(cmd, env, f, metrics)
 		},
 	}
 	f.addFlags(cmd, commandFlagSpecs("run"))
+	metrics.add(cmd)
 	return cmd
 }
 
-func runRun(cmd *cobra.Command, env *Env, f *engineFlags) error {
+func runRun(cmd *cobra.Command, env *Env, f *engineFlags, metrics *metricsFlag) error {
 	if err := env.EnsureHome(); err != nil {
 		return usageError(err)
 	}
-	setup, err := newEngine(cmd, env, f, runMode)
+	stopMetrics, err := metrics.serve(env)
+	if err != nil {
+		return usageError(err)
+	}
+	defer stopMetrics()
+	setup, err := newEngine(cmd, env, f, runMode, metrics.engineOptions()...)
 	if err != nil {
 		return err
 	}
+	metrics.attach(setup.stoq)
 	if len(setup.stoq.Settings().Providers) == 0 {
 		_ = setup.close()
 		return usageError(engine.ErrNoProviders)

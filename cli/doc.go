@@ -1,7 +1,9 @@
 // Package cli is the stoq command: `stoq scan`, `stoq run`, `stoq list`,
 // `stoq version` and shell completion, with stoQ's flags, over the core
 // engine; the builder's commands (install, build) join it from
-// cmd_builder.go. A stoq binary is a main package calling
+// cmd_builder.go, the commands linked plugins register (core.RegisterCommand)
+// from cmd_plugin.go, and `stoq run --metrics-addr`'s Prometheus metrics
+// from metrics.go. A stoq binary is a main package calling
 // os.Exit(cli.Main(info)) with the wanted plugins blank-imported:
 // cli/cmd/stoq links none but the built-in stdout connector (and passes the
 // zero BuildInfo), and `stoq install` generates one linking the installed

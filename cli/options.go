@@ -241,7 +241,7 @@ const (
 // line layer); the command adds its own defaults: the stdout connector
 // when no connector is chosen (one compact line per response in run mode)
 // and the spool folder in $STOQ_HOME.
-func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*engineSetup, error) {
+func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode, extra ...engine.Option) (*engineSetup, error) {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return nil, err
@@ -258,7 +258,7 @@ func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode) (*
 	if err != nil {
 		return nil, err
 	}
-	s, err := engine.New(engineOptions(cmd, env, f, mode, cfg, cmdlineOpts)...)
+	s, err := engine.New(append(engineOptions(cmd, env, f, mode, cfg, cmdlineOpts), extra...)...)
 	if err != nil {
 		return nil, usageError(err)
 	}

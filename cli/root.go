@@ -117,5 +117,6 @@ func newRootCommand(env *Env) *cobra.Command {
 	root.AddCommand(newScanCommand(env), newRunCommand(env), newListCommand(env), newVersionCommand(env))
 	addBuilderCommands(root, env)
 	root.AddCommand(newNewCommand(env))
+	addPluginCommands(root, env)
 	return root
 }

@@ -29,8 +29,15 @@
 //
 // Optional abilities are small interfaces of their own: Closer (release
 // resources when the engine closes), HealthChecker, ContentDispatcher (a
-// dispatcher asked once per payload) and Unspooled (a connector whose
-// failed saves are not re-sent).
+// dispatcher asked once per payload), Unspooled (a connector whose
+// failed saves are not re-sent) and MetricsReporter (metrics of the
+// plugin's own, served with stoq's).
+//
+// A provider reading a queue that re-delivers work (Redis Streams, a
+// message broker) sets Task.Done to acknowledge a task only once its
+// responses are saved, and Task.ScanID so that a task run twice produces
+// the same document. A plugin package may add a subcommand to the stoq
+// command with RegisterCommand (the redis plugin's stoq submit).
 //
 // # Configuration
 //

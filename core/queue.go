@@ -28,6 +28,26 @@ type Task struct {
 	// failed); the content is not used after it. An error is recorded in a
 	// response of its own, as a source archiver's failure is.
 	Open func(ctx context.Context, maxSize int64) (payload *Payload, release func(), err error)
+
+	// ScanID, when not empty, is the scan_id of the task's response instead
+	// of a random one, so that a task run twice (a queue re-delivering it
+	// after a worker died) produces the same document: a provider derives
+	// it from the task's identity in its queue. An archiver task naming
+	// several archivers gets one response per archiver, in name order: the
+	// first has ScanID, the next ScanID-2, ScanID-3 and so on.
+	ScanID string
+	// Done, when set, is called once by the engine when the task is over:
+	// with nil once every response of the task was saved by every
+	// connector or taken by the result spool, or with an error saying why
+	// the task failed for good (its payload could not be loaded, or a
+	// response was neither saved nor spooled). A queue provider
+	// acknowledges the task on nil and leaves it to be delivered again on
+	// an error; a response of such a task that was neither saved nor
+	// spooled is therefore not counted among the run's lost results
+	// (engine.LostResultsError). Done runs on the engine's scanning goroutine, possibly
+	// after Ingest has returned (while the run drains): it must be quick,
+	// safe for concurrent use, and must not use Ingest's context.
+	Done func(err error)
 }
 
 // Queue is the bounded queue between providers and the scanning consumers

@@ -29,6 +29,7 @@ tests=(
 	zip unzip bzip2 xz-utils zstd lz4 gcab cpio binutils # decompress and mimetype make archives with them
 	publicsuffix                               # iocextract's shipped TLD list is checked against Debian's
 	git                                        # tools/release (git ls-files, tags); builder tests make repositories
+	redis-server                               # redis plugin tests and benchmarks start a real redis-server (Debian 12: 7.0)
 )
 
 packages=("${build[@]}")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // ErrTimeout is wrapped by the error of a plugin call that outlived its
@@ -66,8 +67,10 @@ func protectFaults(fn func()) (err error) {
 	return nil
 }
 
-// call runs fn, a call into plugin p, with p's timeout as the context
-// deadline. A panic becomes a *PanicError, logged with its stack; a plugin
+// call runs fn, a call into plugin p as a plugin of class (reported to
+// the Observer; 0 for calls that are not part of scanning, such as health
+// checks), with p's timeout as the context deadline. A panic becomes a
+// *PanicError, logged with its stack; a plugin
 // that ignores its context and outlives the deadline is abandoned (its
 // goroutine ends when it returns, its late results are dropped) and the
 // call fails with ErrTimeout. fn must only publish results through
@@ -79,7 +82,10 @@ func protectFaults(fn func()) (err error) {
 // is an Error of that call rather than the end of the process; that covers
 // the plugin's Go code on this goroutine, and core/mmapfile's lease guard
 // the rest (see its doc).
-func (s *Stoq) call(ctx context.Context, p *plugin, fn func(ctx context.Context) error) error {
+func (s *Stoq) call(ctx context.Context, p *plugin, class Class, fn func(ctx context.Context) error) (err error) {
+	if s.observer != nil {
+		defer func(start time.Time) { s.observeCall(p, class, start, err) }(time.Now())
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	done := make(chan error, 1)

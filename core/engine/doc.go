@@ -15,6 +15,9 @@
 //	finish.go     after the rounds: dest archivers, the response, decorators, connectors
 //	call.go       every call into a plugin: deadline, panic recovery, concurrency bound
 //	run.go        run mode: providers, the bounded queue, consumers, draining on stop
+//	task.go       a provider's task in run mode: its scan_id and its end reported to the provider (core.Task ScanID, Done)
+//	observe.go    what a program learns about the work: Observer events, Stats, PluginMetrics
+//	commands.go   the subcommands plugins contribute (core.RegisterCommand)
 //	spool.go      the result spool of responses a connector failed to save
 //	registry.go   the plugins linked into the binary (Plugins, Lookup) and their classes
 //	ini.go, log.go  stoq.cfg parsing and logging

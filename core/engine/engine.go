@@ -30,6 +30,10 @@ type Stoq struct {
 	connectors      []*plugin
 	dispatchers     []*plugin
 	decorators      []*plugin
+
+	// What observe.go reports and samples.
+	observer Observer
+	observed observed
 }
 
 // New builds an engine: it reads stoq.cfg when one is given, resolves the
@@ -47,7 +51,7 @@ func New(opts ...Option) (*Stoq, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stoq{settings: settings, sem: make(chan struct{}, settings.Concurrency)}
+	s := &Stoq{settings: settings, sem: make(chan struct{}, settings.Concurrency), observer: o.observer}
 	if err := s.setUpLogging(o); err != nil {
 		return nil, err
 	}
@@ -62,6 +66,9 @@ func New(opts ...Option) (*Stoq, error) {
 		defaultTimeout: settings.DefaultTimeout,
 		log:            s.log,
 		loaded:         map[string]*plugin{},
+	}
+	if o.noRoles {
+		return s, nil
 	}
 	if err := s.loadRoles(); err != nil {
 		s.Close()
@@ -183,7 +190,7 @@ func (s *Stoq) HealthCheck(ctx context.Context) map[string]error {
 		if !ok {
 			continue
 		}
-		if err := s.call(ctx, p, hc.HealthCheck); err != nil {
+		if err := s.call(ctx, p, 0, hc.HealthCheck); err != nil {
 			out[p.name] = err
 		}
 	}

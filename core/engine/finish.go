@@ -39,7 +39,7 @@ func (s *Stoq) archive(ctx context.Context, st *scanState) {
 	s.parallel(len(jobs), func(i int) {
 		j := jobs[i]
 		var resp *core.ArchiverResponse
-		errs[i] = s.call(ctx, j.p, func(ctx context.Context) error {
+		errs[i] = s.call(ctx, j.p, ClassArchiver, func(ctx context.Context) error {
 			var err error
 			resp, err = j.p.instance.(core.Archiver).Archive(ctx, j.payload, st.req)
 			return err
@@ -76,7 +76,7 @@ func (s *Stoq) decorate(ctx context.Context, resp *core.StoqResponse) {
 	s.parallel(len(s.decorators), func(i int) {
 		p := s.decorators[i]
 		var r *core.DecoratorResponse
-		errs[i] = s.call(ctx, p, func(ctx context.Context) error {
+		errs[i] = s.call(ctx, p, ClassDecorator, func(ctx context.Context) error {
 			var err error
 			r, err = p.instance.(core.Decorator).Decorate(ctx, resp)
 			return err
@@ -113,7 +113,7 @@ func (s *Stoq) save(ctx context.Context, resp *core.StoqResponse) error {
 	errs := make([]error, len(s.connectors))
 	s.parallel(len(s.connectors), func(i int) {
 		p := s.connectors[i]
-		errs[i] = s.call(ctx, p, func(ctx context.Context) error {
+		errs[i] = s.call(ctx, p, ClassConnector, func(ctx context.Context) error {
 			return p.instance.(core.Connector).Save(ctx, resp)
 		})
 	})

@@ -22,6 +22,8 @@ type options struct {
 	defaults    layerValues
 	libraryOpts map[string]map[string]string
 	cmdlineOpts map[string]map[string]string
+	observer    Observer // WithObserver
+	noRoles     bool     // WithoutRoles
 }
 
 func newOptions(opts []Option) *options {

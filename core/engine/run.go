@@ -35,6 +35,8 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *core.RequestMeta, startDisp
 		requestMeta = core.NewRequestMeta()
 	}
 	q := core.NewQueue(s.settings.MaxQueue)
+	s.observed.queue.Store(q)
+	defer s.observed.queue.CompareAndSwap(q, nil)
 	scanCtx := context.WithoutCancel(ctx)
 	s.resendSpooled(scanCtx)
 	defer s.resendSpooled(scanCtx)
@@ -48,7 +50,9 @@ func (s *Stoq) Run(ctx context.Context, requestMeta *core.RequestMeta, startDisp
 		go func() {
 			defer consumers.Done()
 			for task := range q.Tasks() {
-				s.runTask(scanCtx, task, requestMeta, startDispatch, &tally)
+				taskCtx, endTask := s.beginTask(scanCtx, task)
+				s.runTask(taskCtx, task, requestMeta, startDispatch, &tally)
+				endTask()
 			}
 		}()
 	}
@@ -213,10 +217,13 @@ func (s *Stoq) runTask(ctx context.Context, task core.Task, meta *core.RequestMe
 func (s *Stoq) scanTask(ctx context.Context, req *core.Request, startDispatch []string, tally *resultTally) {
 	resp, err := s.ScanRequest(ctx, req, startDispatch...)
 	if resp != nil {
-		tally.count(err)
+		tally.count(lostUnlessRedelivered(ctx, err))
 	}
-	if err != nil && !errors.Is(err, ErrNotSaved) { // a lost result is logged where it happened
-		s.log.Error("scan failed", "error", err)
+	if err != nil {
+		taskFailed(ctx, err)
+		if !errors.Is(err, ErrNotSaved) { // a lost result is logged where it happened
+			s.log.Error("scan failed", "error", err)
+		}
 	}
 }
 
@@ -230,7 +237,7 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 	if !ok {
 		err = fmt.Errorf("source archiver %q is not configured (choose it with -S/--source-archivers)", name)
 	} else {
-		err = s.call(ctx, p, func(ctx context.Context) error {
+		err = s.call(ctx, p, ClassArchiver, func(ctx context.Context) error {
 			var err error
 			payload, err = p.instance.(core.SourceArchiver).Get(ctx, &core.ArchiverResponse{Results: meta})
 			return err
@@ -243,6 +250,7 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 		s.log.Warn("source archiver failed", "archiver", name, "task", fmt.Sprint(meta), "error", err)
 		req := core.NewRequest(nil, reqMeta)
 		req.Errors = append(req.Errors, core.Error{Message: fmt.Sprintf("archiver:failed to get %v: %v", meta, err), PluginName: name})
+		taskFailed(ctx, fmt.Errorf("source archiver %s could not load the payload: %w", name, err))
 		s.saveErrorResponse(ctx, req, tally)
 		return
 	}
@@ -262,7 +270,7 @@ func (s *Stoq) runOpened(ctx context.Context, open func(context.Context, int64) 
 		release   func()
 		abandoned bool
 	)
-	err := s.call(ctx, p, func(ctx context.Context) error {
+	err := s.call(ctx, p, ClassProvider, func(ctx context.Context) error {
 		pl, rel, err := open(ctx, s.settings.MaxPayloadSize)
 		mu.Lock()
 		defer mu.Unlock()
@@ -296,6 +304,7 @@ func (s *Stoq) runOpened(ctx context.Context, open func(context.Context, int64) 
 		s.log.Warn("provider task could not be loaded", "error", err)
 		req := core.NewRequest(nil, reqMeta)
 		req.Errors = append(req.Errors, core.Error{Message: msg, PluginName: p.name})
+		taskFailed(ctx, fmt.Errorf("loading the task's payload: %w", err))
 		s.saveErrorResponse(ctx, req, tally)
 		return
 	}
@@ -318,9 +327,16 @@ func (s *Stoq) opener() *plugin {
 // saveErrorResponse saves, for a task that could not be loaded, a response
 // holding only req's Errors, so the failure is recorded where results go.
 func (s *Stoq) saveErrorResponse(ctx context.Context, req *core.Request, tally *resultTally) {
+	finished := s.scanStarted()
 	resp := newResponse(req)
+	setTaskScanID(ctx, resp)
 	s.decorate(ctx, resp)
-	tally.count(s.save(ctx, resp))
+	err := s.save(ctx, resp)
+	finished(resp)
+	tally.count(lostUnlessRedelivered(ctx, err))
+	if err != nil {
+		taskFailed(ctx, err)
+	}
 }
 
 // isDefaultRequestMeta reports whether a provider's request carries no

@@ -66,6 +66,7 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	if err := normalizeRequest(req); err != nil {
 		return nil, err
 	}
+	finished := s.scanStarted()
 	st := &scanState{req: req, limits: requestLimits{closedBy: numLimits}}
 	roots := len(req.Payloads)
 	s.refuseOversizedRoots(st)
@@ -87,8 +88,11 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	noteChangedFiles(st, req.Payloads[:roots])
 	s.archive(ctx, st)
 	resp := newResponse(req)
+	setTaskScanID(ctx, resp)
 	s.decorate(ctx, resp)
-	if err := s.save(ctx, resp); err != nil {
+	err := s.save(ctx, resp)
+	finished(resp)
+	if err != nil {
 		return resp, err
 	}
 	return resp, nil
@@ -199,7 +203,7 @@ func (s *Stoq) dispatch(ctx context.Context, st *scanState, pending *dispatchSet
 		j := jobs[k]
 		payload := st.req.Payloads[j.payload]
 		var resp *core.DispatcherResponse
-		errs[k] = s.call(ctx, j.p, func(ctx context.Context) error {
+		errs[k] = s.call(ctx, j.p, ClassDispatcher, func(ctx context.Context) error {
 			var err error
 			resp, err = j.p.instance.(core.Dispatcher).GetDispatches(ctx, payload, st.req)
 			return err
@@ -357,7 +361,7 @@ func (s *Stoq) runWorkers(ctx context.Context, st *scanState, runnable []dispatc
 		p := s.plugins.get(d.worker)
 		payload := st.req.Payloads[d.payload]
 		var resp *core.WorkerResponse
-		errs[i] = s.call(ctx, p, func(ctx context.Context) error {
+		errs[i] = s.call(ctx, p, ClassWorker, func(ctx context.Context) error {
 			var err error
 			resp, err = p.instance.(core.Worker).Scan(ctx, payload, st.req)
 			return err

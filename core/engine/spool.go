@@ -96,7 +96,7 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 				errs = append(errs, fmt.Errorf("spooled result %s is not a response (left in place): %w", path, err))
 				continue
 			}
-			err = s.call(ctx, p, func(ctx context.Context) error {
+			err = s.call(ctx, p, ClassConnector, func(ctx context.Context) error {
 				return p.instance.(core.Connector).Save(ctx, &resp)
 			})
 			if err != nil {

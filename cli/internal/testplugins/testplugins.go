@@ -251,6 +251,7 @@ type Provider struct {
 	count     int
 	markerDir string
 	wait      bool
+	queued    atomic.Int64
 }
 
 func newProvider(cfg *core.Config, _ *slog.Logger) (*Provider, error) {
@@ -271,6 +272,7 @@ func (p *Provider) Ingest(ctx context.Context, q *core.Queue) error {
 		if err := q.PutPayload(ctx, core.NewPayload([]byte(fmt.Sprintf("payload %d", i)), nil)); err != nil {
 			return err
 		}
+		p.queued.Add(1)
 	}
 	if p.markerDir != "" {
 		if err := os.WriteFile(filepath.Join(p.markerDir, "queued"), nil, 0o644); err != nil {
