@@ -19,26 +19,22 @@
 package release
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/plugincheck"
+	"github.com/stoq-go/stoq/tools/catalog"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -77,7 +73,7 @@ func Check(root string) ([]Module, []Problem, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	coreVersion, err := readCoreVersion(filepath.Join(root, "core"))
+	coreVersion, err := plugincheck.CoreVersion(filepath.Join(root, "core"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -444,68 +440,14 @@ func git(root string, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// readCoreVersion reads the Version constant of the core sources in dir.
-func readCoreVersion(dir string) (string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return "", fmt.Errorf("the core sources: %w", err)
-	}
-	fset := token.NewFileSet()
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, 0)
-		if err != nil {
-			return "", err
-		}
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				for i, name := range vs.Names {
-					if i >= len(vs.Values) || name.Name != "Version" {
-						continue
-					}
-					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						return strconv.Unquote(lit.Value)
-					}
-				}
-			}
-		}
-	}
-	return "", fmt.Errorf("the core sources %s have no Version constant", dir)
-}
-
-var (
-	changelogEntry = regexp.MustCompile(`^##\s+\[?v?([0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)\]?(?:\s|$)`)
-	unreleased     = regexp.MustCompile(`(?i)^##\s+\[?unreleased\]?`)
-)
-
 // newestChangelogVersion is the version of a changelog's first release
-// heading (## 3.0.0 - DATE, ## [3.0.0]; an Unreleased heading is skipped).
+// heading, read as the catalogue lint reads it.
 func newestChangelogVersion(path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "## ") || unreleased.MatchString(line) {
-			continue
-		}
-		if m := changelogEntry.FindStringSubmatch(line); m != nil {
-			return m[1], nil
-		}
-		return "", fmt.Errorf("the newest entry %q does not start with a version", line)
-	}
-	return "", errors.New("no release entry (## 3.0.0 - DATE)")
+	return catalog.NewestChangelogVersion(string(data))
 }
 
 // Sorted returns modules in the order their tags sort.

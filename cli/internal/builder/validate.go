@@ -2,13 +2,8 @@ package builder
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/stoq-go/stoq/core/v3/plugincheck"
 	"golang.org/x/mod/modfile"
@@ -56,42 +51,8 @@ const (
 )
 
 // readCoreVersion reads the core Version constant from the core sources in
-// dir, the version a build of them reports and checks plugins against.
-func readCoreVersion(dir string) (string, error) {
-	fset := token.NewFileSet()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return "", fmt.Errorf("core sources: %w", err)
-	}
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.SkipObjectResolution)
-		if err != nil {
-			continue
-		}
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				for i, name := range vs.Names {
-					if name.Name != "Version" || i >= len(vs.Values) {
-						continue
-					}
-					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						return strconv.Unquote(lit.Value)
-					}
-				}
-			}
-		}
-	}
-	return "", fmt.Errorf("core sources %s: no Version constant: not a stoq core", dir)
-}
+// dir (plugincheck.CoreVersion).
+func readCoreVersion(dir string) (string, error) { return plugincheck.CoreVersion(dir) }
 
 // checkModuleDir checks that dir holds the Go module path.
 func checkModuleDir(dir, path string) (goVersion string, err error) {

@@ -13,10 +13,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/stoq-go/stoq/core/v3"
 	"github.com/stoq-go/stoq/tools/catalog"
+	"github.com/stoq-go/stoq/tools/internal/repo"
 )
 
 func main() {
@@ -29,7 +29,7 @@ func main() {
 		root = os.Args[1]
 	} else {
 		var err error
-		if root, err = findRoot(); err != nil {
+		if root, err = repo.FindRoot(); err != nil {
 			fmt.Fprintln(os.Stderr, "lint-catalog:", err)
 			os.Exit(2)
 		}
@@ -47,28 +47,4 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("lint-catalog: %d plugins OK (core %s)\n", len(checked), core.Version)
-}
-
-// findRoot walks up from the current folder to one holding plugins/ and
-// core/.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isDir(filepath.Join(dir, "plugins")) && isDir(filepath.Join(dir, "core")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no repository root (a folder with plugins/ and core/) above the current folder: pass it")
-		}
-		dir = parent
-	}
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }

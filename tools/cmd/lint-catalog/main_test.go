@@ -9,27 +9,6 @@ import (
 	"testing"
 )
 
-func TestFindRootWalksUp(t *testing.T) {
-	root, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nested := filepath.Join(root, "tools", "cmd")
-	for _, d := range []string{filepath.Join(root, "plugins"), filepath.Join(root, "core"), nested} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Chdir(nested)
-	if got, err := findRoot(); err != nil || got != root {
-		t.Errorf("findRoot = %q, %v; want %q", got, err, root)
-	}
-	t.Chdir(t.TempDir())
-	if _, err := findRoot(); err == nil {
-		t.Error("found a root where there is none")
-	}
-}
-
 // TestLintCatalogCommand runs the command on catalogues with and without
 // problems and checks its output and exit status.
 func TestLintCatalogCommand(t *testing.T) {

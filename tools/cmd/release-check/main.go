@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/stoq-go/stoq/tools/internal/repo"
 	"github.com/stoq-go/stoq/tools/release"
 )
 
@@ -40,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := "."
 	switch fs.NArg() {
 	case 0:
-		if r, err := findRoot(); err == nil {
+		if r, err := repo.FindRoot(); err == nil {
 			root = r
 		}
 	case 1:
@@ -103,28 +104,4 @@ func printTags(w io.Writer, states []release.TagState) {
 		fmt.Fprintf(tw, "  %s\t%s@%s\t%s\n", st.Module.Tag(), st.Module.Path, st.Module.Version, state)
 	}
 	tw.Flush()
-}
-
-// findRoot walks up from the current folder to one holding plugins/ and
-// core/.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isDir(filepath.Join(dir, "plugins")) && isDir(filepath.Join(dir, "core")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no repository root above the current folder")
-		}
-		dir = parent
-	}
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
