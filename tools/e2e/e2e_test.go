@@ -383,19 +383,7 @@ func TestEmailPipeline(t *testing.T) {
 	if err := os.WriteFile(mail, sample.Mail(sample.File{Name: "invoice.zip", Content: zipped}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := stoq(t, ctx, "scan", mail, "-R", "yara", "-a", "hash")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("stoq scan: %v\n%s", err, stderr.Bytes())
-	}
-	var r core.StoqResponse
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("response: %v\n%s", err, out)
-	}
+	r, out := scanJSON(t, mail, "-R", "yara", "-a", "hash")
 	if len(r.Errors) != 0 {
 		t.Errorf("errors: %+v", r.Errors)
 	}
@@ -467,9 +455,23 @@ func TestPEBehindAnMZFloodIsCarved(t *testing.T) {
 	if err := os.WriteFile(path, flood, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	r, _ := scanJSON(t, path, "-R", "yara", "-a", "hash")
+	want := digestsOf(exe[:sectionsEnd(t, exe)]).SHA256
+	for _, res := range r.Results {
+		if contains(res.ExtractedBy, "pecarve") && hashResult(t, res).SHA256 == want {
+			return
+		}
+	}
+	t.Fatalf("the executable behind the flood was not carved; %d payloads, errors %v", len(r.Results), r.Errors)
+}
+
+// scanJSON runs `stoq scan FILE ARGS...` and returns its response, and the
+// JSON as printed.
+func scanJSON(t *testing.T, file string, args ...string) (*core.StoqResponse, []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := stoq(t, ctx, "scan", path, "-R", "yara", "-a", "hash")
+	cmd := stoq(t, ctx, append([]string{"scan", file}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -478,13 +480,7 @@ func TestPEBehindAnMZFloodIsCarved(t *testing.T) {
 	}
 	var r core.StoqResponse
 	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatal(err)
+		t.Fatalf("response: %v\n%s", err, out)
 	}
-	want := digestsOf(exe[:sectionsEnd(t, exe)]).SHA256
-	for _, res := range r.Results {
-		if contains(res.ExtractedBy, "pecarve") && hashResult(t, res).SHA256 == want {
-			return
-		}
-	}
-	t.Fatalf("the executable behind the flood was not carved; %d payloads, errors %v", len(r.Results), r.Errors)
+	return &r, out
 }
