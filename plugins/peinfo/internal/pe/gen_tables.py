@@ -55,14 +55,26 @@ def main():
         out.append("\t%#x: {%s}," % (v, names))
     out.append("}")
     out.append("")
+    # ordlookup gives several DLLs the same table (wsock32.dll is ws2_32.dll's):
+    # each table is written once, named after the first DLL that has it.
+    tables = {}
+    for dll in sorted(ordlookup.ords):
+        tables.setdefault(id(ordlookup.ords[dll]), dll)
+    def table_var(dll):
+        first = tables[id(ordlookup.ords[dll])]
+        return first.decode().split(".")[0].replace("_", "") + "Ordinals"
+    for first in sorted(tables.values()):
+        out.append("// %s is the ordinal-to-name table of %s in pefile's ordlookup module." % (table_var(first), go_string(first)))
+        out.append("var %s = map[uint32]string{" % table_var(first))
+        for ordinal, name in sorted(ordlookup.ords[first].items()):
+            out.append("\t%d: %s," % (ordinal, go_string(name)))
+        out.append("}")
+        out.append("")
     out.append("// ordinalNames holds the ordinal-to-name tables of pefile's ordlookup module,")
     out.append("// keyed by lower-case DLL name.")
     out.append("var ordinalNames = map[string]map[uint32]string{")
     for dll in sorted(ordlookup.ords):
-        out.append("\t%s: {" % go_string(dll))
-        for ordinal, name in sorted(ordlookup.ords[dll].items()):
-            out.append("\t\t%d: %s," % (ordinal, go_string(name)))
-        out.append("\t},")
+        out.append("\t%s: %s," % (go_string(dll), table_var(dll)))
     out.append("}")
     out.append("")
     with open("tables.go", "w") as f:
