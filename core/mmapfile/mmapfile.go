@@ -47,6 +47,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/stoq-go/stoq/core/v3/internal/filekind"
 )
 
 // ErrNoAddressSpace means the file could not be mapped for lack of address
@@ -219,17 +221,10 @@ func Changed(content []byte) bool {
 	return g != nil && g.changed()
 }
 
-// describeMode names a kind of file that is not a regular one.
+// describeMode says what a file that is not a regular one is instead.
 func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
+	if m.IsDir() {
 		return "a folder, not a file"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO), not a regular file"
-	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
-		return "a device, not a regular file"
-	case m&fs.ModeSocket != 0:
-		return "a socket, not a regular file"
 	}
-	return "not a regular file"
+	return filekind.Describe(m) + ", not a regular file"
 }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/stoq-go/stoq/core/v3/internal/filekind"
 )
 
 // MaxFileSize bounds what ReadFile reads: stoq.cfg and manifests are a few
@@ -28,7 +30,7 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is %s, not a regular file", fs.ErrInvalid, path, DescribeMode(fi.Mode()))
+		return nil, fmt.Errorf("%w: %s is %s, not a regular file", fs.ErrInvalid, path, filekind.Describe(fi.Mode()))
 	}
 	if fi.Size() > MaxFileSize {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d a configuration file may hold", path, fi.Size(), MaxFileSize)
@@ -41,22 +43,4 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s grew past the %d bytes a configuration file may hold", path, MaxFileSize)
 	}
 	return data, nil
-}
-
-// DescribeMode names the kind of a file that is not a regular one, for
-// errors: "a folder", "a named pipe (FIFO)", "a device", "a socket".
-func DescribeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
-		return "a device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "a special file"
 }
