@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stoq-go/stoq/core/v3/engine"
+
 	"github.com/spf13/cobra"
 	"github.com/stoq-go/stoq/cli/v3/internal/scaffold"
 	"github.com/stoq-go/stoq/core/v3"
@@ -112,11 +114,7 @@ func newNewPluginCommand(env *Env) *cobra.Command {
 func splitClasses(values []string) ([]string, error) {
 	var out []string
 	for _, v := range values {
-		for _, c := range strings.Split(v, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				out = append(out, c)
-			}
-		}
+		out = append(out, engine.SplitList(v)...)
 	}
 	if len(out) == 0 {
 		return nil, usageErrorf("--class: give one or more of %s", strings.Join(scaffold.Classes, ", "))
