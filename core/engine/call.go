@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 )
@@ -116,16 +117,22 @@ func (s *Stoq) call(ctx context.Context, p *plugin, class Class, fn func(ctx con
 // input never puts a Go stack trace on an analyst's terminal. A memory
 // fault has no stack worth logging: it is the payload's doing, not a bug.
 func logPanic(p *plugin, err error) error {
+	reportPanic(p.log, "plugin panicked", err)
+	return err
+}
+
+// reportPanic logs err when it is a *PanicError, as what panicked (what):
+// its value as an error, its stack at debug level only.
+func reportPanic(log *slog.Logger, what string, err error) {
 	var pe *PanicError
 	switch {
 	case !errors.As(err, &pe):
 	case isFault(pe.Value):
-		p.log.Error("payload memory fault", "error", pe.Error())
+		log.Error("payload memory fault", "error", pe.Error())
 	default:
-		p.log.Error("plugin panicked (its stack is logged at debug level)", "panic", fmt.Sprint(pe.Value))
-		p.log.Debug("plugin panic stack", "stack", string(pe.Stack))
+		log.Error(what+" (its stack is logged at debug level)", "panic", fmt.Sprint(pe.Value))
+		log.Debug(what+": stack", "stack", string(pe.Stack))
 	}
-	return err
 }
 
 // isCallFailure reports whether err came from call itself (timeout, panic,

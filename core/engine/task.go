@@ -43,11 +43,7 @@ func (s *Stoq) beginTask(ctx context.Context, task core.Task) (context.Context, 
 			return
 		}
 		err := errors.Join(rec.failures...)
-		if perr := protect(func() error { task.Done(err); return nil }); perr != nil {
-			var pe *PanicError
-			errors.As(perr, &pe)
-			s.log.Error("a provider's task completion panicked", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
-		}
+		reportPanic(s.log, "a provider's task completion panicked", protect(func() error { task.Done(err); return nil }))
 	}
 }
 
