@@ -180,14 +180,12 @@ func (l *loader) pluginConfig(name string) (*core.Config, *core.Manifest, error)
 	return core.NewConfig(name, dir, layers...), manifest, nil
 }
 
-// role loads the plugins named for a role ("connector") and checks that
-// each has the class the role needs; duplicates are dropped.
+// role loads the plugins named for a role ("connector"), a list the
+// settings hold without duplicates, and checks that each has the class the
+// role needs.
 func (l *loader) role(role string, want Class, names []string) ([]*plugin, error) {
 	var out []*plugin
-	for _, name := range slices.Compact(slices.Clone(names)) {
-		if slices.ContainsFunc(out, func(p *plugin) bool { return p.name == name }) {
-			continue
-		}
+	for _, name := range names {
 		p := l.get(name)
 		if p.err != nil {
 			return nil, fmt.Errorf("%s %q: %w", role, name, p.err)

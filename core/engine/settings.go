@@ -186,7 +186,13 @@ func listSetting(key string, field func(*Settings) *[]string) setting {
 				return fmt.Errorf("%q is not a plugin name (lowercase letters, digits, '_' and '-')", n)
 			}
 		}
-		*field(s) = slices.Compact(names)
+		var unique []string // a plugin named twice plays its role once
+		for _, n := range names {
+			if !slices.Contains(unique, n) {
+				unique = append(unique, n)
+			}
+		}
+		*field(s) = unique
 		return nil
 	}}
 }

@@ -178,3 +178,18 @@ func TestProviderRequestGetsRunMetaOnlyWithoutItsOwn(t *testing.T) {
 		})
 	}
 }
+
+// A plugin named twice for a role plays it once, and Settings says so.
+func TestARoleListHoldsEachPluginOnce(t *testing.T) {
+	cn := &memConnector{}
+	a := register(t, "a", cn, nil)
+	b := register(t, "b", &memConnector{}, nil)
+	s := newEngine(t, engine.WithConnectors(a, b, a))
+	if got := s.Settings().Connectors; !equalStrings(got, []string{a, b}) {
+		t.Errorf("connectors %v, want %v", got, []string{a, b})
+	}
+	scan(t, s, "x")
+	if n := len(cn.responses()); n != 1 {
+		t.Errorf("connector named twice saved %d responses, want 1", n)
+	}
+}
