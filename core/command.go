@@ -108,10 +108,6 @@ func (e *usageError) Error() string        { return e.err.Error() }
 func (e *usageError) Unwrap() error        { return e.err }
 func (e *usageError) Is(target error) bool { return target == ErrUsage }
 
-// builtinCommands are the stoq command's own commands: no plugin may take
-// their names.
-var builtinCommands = []string{"build", "completion", "help", "install", "list", "new", "run", "scan", "uninstall", "version"}
-
 // RegisterCommand adds cmd to the stoq command of every binary linking
 // the calling package; plugin packages call it from init(), beside
 // Register:
@@ -128,7 +124,7 @@ func RegisterCommand(cmd Command) {
 	if !registry.ValidName(cmd.Name) {
 		panic(fmt.Sprintf("stoq: RegisterCommand: invalid command name %q (lowercase letters, digits, '_' and '-')", cmd.Name))
 	}
-	if slices.Contains(builtinCommands, cmd.Name) {
+	if slices.Contains(registry.StoqCommands, cmd.Name) {
 		panic(fmt.Sprintf("stoq: RegisterCommand %q: a command of stoq itself has that name", cmd.Name))
 	}
 	if cmd.Plugin != "" && !registry.ValidName(cmd.Plugin) {
@@ -137,8 +133,7 @@ func RegisterCommand(cmd Command) {
 	if cmd.Run == nil {
 		panic(fmt.Sprintf("stoq: RegisterCommand %q: nil Run", cmd.Name))
 	}
-	c := cmd
-	if err := registry.AddCommand(registry.CommandEntry{Name: cmd.Name, Command: &c}); err != nil {
+	if err := registry.AddCommand(registry.CommandEntry{Name: cmd.Name, Command: &cmd}); err != nil {
 		panic("stoq: RegisterCommand: " + err.Error())
 	}
 }

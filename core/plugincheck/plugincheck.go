@@ -15,10 +15,12 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/internal/registry"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -30,7 +32,7 @@ const CoreModule = "github.com/stoq-go/stoq/core/v3"
 // ReservedCommands are the stoq commands: no plugin may take their names,
 // so that a command line never reads two ways (and plugin-contributed
 // subcommands such as submit cannot shadow one).
-var ReservedCommands = []string{"build", "completion", "help", "install", "list", "new", "run", "scan", "submit", "uninstall", "version"}
+var ReservedCommands = append(slices.Clone(registry.StoqCommands), "submit")
 
 // BuiltinPlugins are the plugins linked into every stoq binary by the cli
 // itself: they are never installed.

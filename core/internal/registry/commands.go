@@ -15,6 +15,11 @@ type CommandEntry struct {
 
 var commands = map[string]CommandEntry{}
 
+// StoqCommands are the stoq command's own commands: no plugin command may
+// take their names (core.RegisterCommand), nor any plugin
+// (plugincheck.ReservedCommands).
+var StoqCommands = []string{"build", "completion", "help", "install", "list", "new", "run", "scan", "uninstall", "version"}
+
 // AddCommand registers a subcommand; a name registered twice is an error.
 func AddCommand(e CommandEntry) error {
 	mu.Lock()
