@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/stoq-go/stoq/core/v3"
 )
 
@@ -182,28 +180,3 @@ func (e *NotSavedError) Is(target error) bool { return target == ErrNotSaved }
 
 // Unwrap returns the reasons.
 func (e *NotSavedError) Unwrap() []error { return e.Reasons }
-
-// newResponse builds the response for a finished request, with a new scan
-// id and the current time.
-func newResponse(req *core.Request) *core.StoqResponse {
-	results := make([]*core.PayloadResults, len(req.Payloads))
-	for i, p := range req.Payloads {
-		results[i] = p.Results
-	}
-	errs := req.Errors
-	if errs == nil {
-		errs = []core.Error{}
-	}
-	meta := req.RequestMeta
-	if meta == nil {
-		meta = core.NewRequestMeta()
-	}
-	return &core.StoqResponse{
-		Time:        time.Now().UTC().Format(core.TimeFormat),
-		Results:     results,
-		RequestMeta: meta,
-		Errors:      errs,
-		Decorators:  map[string]any{},
-		ScanID:      uuid.NewString(),
-	}
-}

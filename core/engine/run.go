@@ -251,7 +251,7 @@ func (s *Stoq) runArchived(ctx context.Context, name string, meta any, reqMeta *
 		req := core.NewRequest(nil, reqMeta)
 		req.Errors = append(req.Errors, core.Error{Message: fmt.Sprintf("archiver:failed to get %v: %v", meta, err), PluginName: name})
 		taskFailed(ctx, fmt.Errorf("source archiver %s could not load the payload: %w", name, err))
-		s.saveErrorResponse(ctx, req, tally)
+		s.scanTask(ctx, req, nil, tally) // no payload: the response holds only the Error
 		return
 	}
 	s.scanTask(ctx, core.NewRequest([]*core.Payload{payload}, reqMeta), startDispatch, tally)
@@ -305,7 +305,7 @@ func (s *Stoq) runOpened(ctx context.Context, open func(context.Context, int64) 
 		req := core.NewRequest(nil, reqMeta)
 		req.Errors = append(req.Errors, core.Error{Message: msg, PluginName: p.name})
 		taskFailed(ctx, fmt.Errorf("loading the task's payload: %w", err))
-		s.saveErrorResponse(ctx, req, tally)
+		s.scanTask(ctx, req, nil, tally) // no payload: the response holds only the Error
 		return
 	}
 	if rel != nil {
@@ -322,21 +322,6 @@ func (s *Stoq) opener() *plugin {
 		return s.providers[0]
 	}
 	return &plugin{timeout: s.settings.DefaultTimeout, log: s.log}
-}
-
-// saveErrorResponse saves, for a task that could not be loaded, a response
-// holding only req's Errors, so the failure is recorded where results go.
-func (s *Stoq) saveErrorResponse(ctx context.Context, req *core.Request, tally *resultTally) {
-	finished := s.scanStarted()
-	resp := newResponse(req)
-	setTaskScanID(ctx, resp)
-	s.decorate(ctx, resp)
-	err := s.save(ctx, resp)
-	finished(resp)
-	tally.count(lostUnlessRedelivered(ctx, err))
-	if err != nil {
-		taskFailed(ctx, err)
-	}
 }
 
 // isDefaultRequestMeta reports whether a provider's request carries no

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/internal/response"
 	"github.com/stoq-go/stoq/core/v3/mmapfile"
 )
 
@@ -87,15 +88,12 @@ func (s *Stoq) ScanRequest(ctx context.Context, req *core.Request, startDispatch
 	}
 	noteChangedFiles(st, req.Payloads[:roots])
 	s.archive(ctx, st)
-	resp := newResponse(req)
+	resp := response.New(req)
 	setTaskScanID(ctx, resp)
 	s.decorate(ctx, resp)
 	err := s.save(ctx, resp)
 	finished(resp)
-	if err != nil {
-		return resp, err
-	}
-	return resp, nil
+	return resp, err
 }
 
 // normalizeRequest gives req what the rounds rely on: request meta, an

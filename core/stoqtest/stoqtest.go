@@ -11,13 +11,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/stoq-go/stoq/core/v3"
 	"github.com/stoq-go/stoq/core/v3/engine"
 	"github.com/stoq-go/stoq/core/v3/internal/registry"
+	"github.com/stoq-go/stoq/core/v3/internal/response"
 )
 
 // Config returns the configuration the engine would give the registered
@@ -80,18 +78,7 @@ func Payload(content []byte, extra map[string]any) *core.Payload {
 // engine builds it after a scan: a scan id, the current time, default
 // request meta, no errors or decorator results.
 func Response(payloads ...*core.Payload) *core.StoqResponse {
-	results := make([]*core.PayloadResults, len(payloads))
-	for i, p := range payloads {
-		results[i] = p.Results
-	}
-	return &core.StoqResponse{
-		Time:        time.Now().UTC().Format(core.TimeFormat),
-		Results:     results,
-		RequestMeta: core.NewRequestMeta(),
-		Errors:      []core.Error{},
-		Decorators:  map[string]any{},
-		ScanID:      uuid.NewString(),
-	}
+	return response.New(core.NewRequest(payloads, nil))
 }
 
 // Request wraps payloads in a request with default RequestMeta.
