@@ -3,14 +3,11 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
-	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 // What the engine tells a program about its work, for metrics: events
@@ -111,7 +108,7 @@ type observed struct {
 
 // observeCall reports a plugin call that started at start.
 func (s *Stoq) observeCall(p *plugin, class Class, start time.Time, err error) {
-	if s.observer == nil || class == 0 {
+	if class == 0 {
 		return
 	}
 	s.observer.PluginCalled(CallEvent{Plugin: p.name, Class: class, Duration: time.Since(start), Outcome: outcomeOf(err)})
@@ -162,15 +159,8 @@ func (s *Stoq) spooledCount() int {
 	}
 	n := 0
 	for _, p := range s.connectors {
-		entries, err := os.ReadDir(filepath.Join(s.settings.SpoolDir, p.name))
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") && !atomicfile.IsTemp(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
-				n++
-			}
-		}
+		names, _ := spooledFiles(filepath.Join(s.settings.SpoolDir, p.name))
+		n += len(names)
 	}
 	return n
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -69,7 +68,7 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 			continue
 		}
 		dir := filepath.Join(s.settings.SpoolDir, p.name)
-		entries, err := os.ReadDir(dir)
+		names, err := spooledFiles(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -77,13 +76,6 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		names := make([]string, 0, len(entries))
-		for _, e := range entries {
-			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") && !atomicfile.IsTemp(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
-				names = append(names, e.Name())
-			}
-		}
-		sort.Strings(names)
 		for _, n := range names {
 			path := filepath.Join(dir, n)
 			data, err := os.ReadFile(path)
@@ -111,4 +103,21 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 		}
 	}
 	return saved, errors.Join(errs...)
+}
+
+// spooledFiles lists the spooled responses in dir, in name order (as
+// os.ReadDir returns them): its regular *.json files, hidden ones
+// (atomicfile's temporary files among them) left out.
+func spooledFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
+			names = append(names, n)
+		}
+	}
+	return names, nil
 }
