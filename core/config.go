@@ -134,8 +134,8 @@ func (c *Config) Int(key string, def int) (int, error) {
 	if !ok || strings.TrimSpace(v.value) == "" {
 		return def, nil
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v.value))
-	if err != nil {
+	n, ok := configparser.ParseInt(v.value)
+	if !ok {
 		return def, c.optErr(key, v, "want an integer")
 	}
 	return n, nil

@@ -3,6 +3,7 @@ package engine
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -81,11 +82,7 @@ func WithCommandLine(flag, key, value string) Option {
 }
 
 func isListKey(key string) bool {
-	switch key {
-	case "providers", "source_archivers", "dest_archivers", "connectors", "dispatchers", "decorators", "always_dispatch", "plugin_dir_list":
-		return true
-	}
-	return false
+	return key == "plugin_dir_list" || slices.ContainsFunc(coreSettings, func(st setting) bool { return st.key == key && st.list })
 }
 
 // WithMaxRecursion sets max_recursion, 0 included (no extraction round:

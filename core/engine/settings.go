@@ -92,6 +92,7 @@ type setting struct {
 	key   string
 	def   string
 	apply func(s *Settings, value string) error // the error says what is wanted
+	list  bool                                  // a list of plugin names: command-line values accumulate
 }
 
 // ignoredKeys are [core] keys that belong to other parts of stoq: they are
@@ -142,8 +143,8 @@ var coreSettings = []setting{
 
 func intSetting(key string, def, lo, hi int, field func(*Settings) *int) setting {
 	return setting{key: key, def: strconv.Itoa(def), apply: func(s *Settings, v string) error {
-		n, err := configparser.ParseInt(v)
-		if err != nil || n < lo || n > hi {
+		n, ok := configparser.ParseInt(v)
+		if !ok || n < lo || n > hi {
 			return fmt.Errorf("want an integer from %d to %d", lo, hi)
 		}
 		*field(s) = n
@@ -158,8 +159,8 @@ const maxSize = 1 << 50
 // unit (KiB, MiB, GiB, TiB).
 func sizeSetting(key string, def, lo int64, field func(*Settings) *int64) setting {
 	return setting{key: key, def: strconv.FormatInt(def, 10), apply: func(s *Settings, v string) error {
-		n, err := configparser.ParseSize(v)
-		if err != nil || n < lo || n > maxSize {
+		n, ok := configparser.ParseSize(v)
+		if !ok || n < lo || n > maxSize {
 			return fmt.Errorf("want a size in bytes from %d to %d (1 PiB), such as 1073741824 or 1GiB", lo, int64(maxSize))
 		}
 		*field(s) = n
@@ -179,7 +180,7 @@ func durationSetting(key string, def, most time.Duration, field func(*Settings) 
 }
 
 func listSetting(key string, field func(*Settings) *[]string) setting {
-	return setting{key: key, apply: func(s *Settings, v string) error {
+	return setting{key: key, list: true, apply: func(s *Settings, v string) error {
 		names := configparser.SplitList(v)
 		for _, n := range names {
 			if !core.ValidPluginName(n) {

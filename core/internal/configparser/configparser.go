@@ -7,7 +7,6 @@ package configparser
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -115,21 +114,15 @@ func ParseDuration(s string) (time.Duration, bool) {
 
 // ParseInt reads a whole decimal integer, blanks around it allowed and
 // nothing else ("12abc" and "1e3" are not integers).
-func ParseInt(s string) (int, error) {
+func ParseInt(s string) (int, bool) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if errors.Is(err, strconv.ErrRange) {
-		return 0, fmt.Errorf("out of range")
-	}
-	if err != nil {
-		return 0, fmt.Errorf("not an integer")
-	}
-	return n, nil
+	return n, err == nil
 }
 
 // ParseSize reads a size in bytes: a whole decimal number, optionally
 // followed by a binary unit KiB, MiB, GiB or TiB (any case, blanks
 // allowed before it): "1073741824", "1GiB", "512 MiB".
-func ParseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
 	mult := int64(1)
 	lower := strings.ToLower(s)
@@ -141,13 +134,10 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if errors.Is(err, strconv.ErrRange) || err == nil && n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("out of range")
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, false
 	}
-	if err != nil {
-		return 0, fmt.Errorf("not a size in bytes")
-	}
-	return n * mult, nil
+	return n * mult, true
 }
 
 // SplitList splits a comma-separated list, trimming items and dropping

@@ -19,12 +19,23 @@ func TestParseDurationRefusesNegativeNaNAndOverflow(t *testing.T) {
 }
 
 func TestParseIntIsStrict(t *testing.T) {
-	if n, err := ParseInt(" 42 "); err != nil || n != 42 {
-		t.Errorf("ParseInt = %d, %v", n, err)
+	if n, ok := ParseInt(" 42 "); !ok || n != 42 {
+		t.Errorf("ParseInt = %d, %v", n, ok)
 	}
 	for _, in := range []string{"12abc", "1e3", "0x10", "1_000", "", "99999999999999999999"} {
-		if n, err := ParseInt(in); err == nil {
-			t.Errorf("ParseInt(%q) = %d, want an error", in, n)
+		if n, ok := ParseInt(in); ok {
+			t.Errorf("ParseInt(%q) = %d, want refused", in, n)
 		}
+	}
+}
+
+func TestParseSizeRefusesNegativeSizes(t *testing.T) {
+	for _, in := range []string{"-1", "-16777215 TiB", "-1KiB"} {
+		if n, ok := ParseSize(in); ok {
+			t.Errorf("ParseSize(%q) = %d, want refused", in, n)
+		}
+	}
+	if n, ok := ParseSize("2 KiB"); !ok || n != 2048 {
+		t.Errorf("ParseSize(2 KiB) = %d, %v", n, ok)
 	}
 }
