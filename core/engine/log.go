@@ -31,7 +31,7 @@ func parseLevel(s string) (slog.Level, error) {
 // newLogger builds stoq's logger from the log_* settings: text or JSON on
 // out and, when log_dir is set, also in LOG_DIR/stoq.log rotated by size
 // (log_maxbytes rounded up to whole MiB, log_backup_count files kept). The
-// Closer closes the file.
+// Closer closes the file; it is nil when there is none.
 func newLogger(ls Settings, out io.Writer) (*slog.Logger, io.Closer, error) {
 	level, err := parseLevel(ls.LogLevel)
 	if err != nil {
@@ -45,7 +45,7 @@ func newLogger(ls Settings, out io.Writer) (*slog.Logger, io.Closer, error) {
 		return slog.NewTextHandler(w, opts)
 	}
 	if ls.LogDir == "" {
-		return slog.New(newHandler(out)), nopCloser{}, nil
+		return slog.New(newHandler(out)), nil, nil
 	}
 	if err := os.MkdirAll(ls.LogDir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("log_dir: %w", err)
@@ -54,7 +54,3 @@ func newLogger(ls Settings, out io.Writer) (*slog.Logger, io.Closer, error) {
 	file := &lumberjack.Logger{Filename: filepath.Join(ls.LogDir, "stoq.log"), MaxSize: mib, MaxBackups: ls.LogBackupCount}
 	return slog.New(slog.NewMultiHandler(newHandler(out), newHandler(file))), file, nil
 }
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }
