@@ -208,7 +208,7 @@ func seedOf(env *Env, executable func() (string, error)) *builder.Seed {
 	}
 	seed := &builder.Seed{Binary: self}
 	for _, p := range env.Build.Plugins {
-		seed.Plugins = append(seed.Plugins, builder.LinkedPlugin{Name: p.Name, Version: p.Version, Module: p.Module, Source: p.Source})
+		seed.Plugins = append(seed.Plugins, builder.LinkedPlugin(p))
 	}
 	return seed
 }

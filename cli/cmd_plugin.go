@@ -113,17 +113,7 @@ func runPluginCommand(cmd *cobra.Command, env *Env, f *engineFlags, pc core.Comm
 	if err != nil {
 		return err
 	}
-	opts := []engine.Option{
-		engine.WithoutRoles(),
-		engine.WithConfigFile(env.ConfigFile),
-		engine.WithConfig(cfg),
-		engine.WithLogOutput(env.Stderr),
-		engine.WithPluginDirs(append([]string{env.PluginsDir()}, f.pluginDirs...)...),
-		engine.WithCommandLineOptions(cmdlineOpts),
-	}
-	if f.logLevel != "" {
-		opts = append(opts, engine.WithCommandLine("--log-level", "log_level", f.logLevel))
-	}
+	opts := append([]engine.Option{engine.WithoutRoles()}, baseEngineOptions(env, f, cfg, cmdlineOpts)...)
 	s, err := engine.New(opts...)
 	if err != nil {
 		return usageError(err)

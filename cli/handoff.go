@@ -15,19 +15,17 @@ import (
 // to, so that it never hands off again. Set it to run the very stoq typed.
 const HandoffEnvVar = "STOQ_HANDOFF"
 
-// handoff runs $STOQ_HOME/bin/stoq instead of this binary when it should;
-// handled reports whether it did, and code is then its exit status. On
-// Unix the process is replaced (exec), so a successful handoff does not
-// return at all.
-func handoff(env *Env, args []string) (handled bool, code int) {
+// handoff runs $STOQ_HOME/bin/stoq instead of this binary when it should:
+// the process is replaced (exec), so a successful handoff never returns.
+// When it returns, this binary runs the command itself.
+func handoff(env *Env, args []string) {
 	target, ok := handoffTarget(env, args, os.Getenv, os.Executable)
 	if !ok {
-		return false, 0
+		return
 	}
 	argv := append([]string{target}, args...)
 	err := execBinary(target, argv, append(os.Environ(), HandoffEnvVar+"=1"))
 	fmt.Fprintf(env.Stderr, "stoq: cannot run %s (%v): running this stoq instead\n", target, err)
-	return false, 0
 }
 
 // handoffTarget decides whether to hand off, and to which file: not when

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -75,9 +76,22 @@ func newRunMetrics(log io.Writer) *runMetrics {
 	return m
 }
 
+// classLabels are the class label values of PluginCalled, made once: it
+// runs on every plugin call.
+var classLabels = func() map[engine.Class]string {
+	out := map[engine.Class]string{}
+	for c := engine.ClassWorker; c <= engine.ClassProvider; c <<= 1 {
+		out[c] = strings.ToLower(c.String())
+	}
+	return out
+}()
+
 // PluginCalled counts a plugin call.
 func (m *runMetrics) PluginCalled(e engine.CallEvent) {
-	class := strings.ToLower(e.Class.String())
+	class, ok := classLabels[e.Class]
+	if !ok {
+		class = strings.ToLower(e.Class.String())
+	}
 	m.callDuration.WithLabelValues(e.Plugin, class).Observe(e.Duration.Seconds())
 	if e.Outcome != engine.CallOK {
 		m.pluginErrors.WithLabelValues(e.Plugin, e.Outcome.String()).Inc()
@@ -136,11 +150,7 @@ func constMetric(pm core.Metric) (prometheus.Metric, error) {
 	default:
 		return nil, fmt.Errorf("kind %d is neither core.Counter nor core.Gauge", pm.Kind)
 	}
-	names := make([]string, 0, len(pm.Labels))
-	for k := range pm.Labels {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(pm.Labels))
 	values := make([]string, len(names))
 	for i, k := range names {
 		values[i] = pm.Labels[k]

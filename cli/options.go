@@ -272,42 +272,47 @@ func newEngine(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode, ex
 	return setup, nil
 }
 
-// roleFlags maps the role flags to their [core] keys.
-var roleFlags = []struct{ flag, key string }{
-	{"providers", "providers"}, {"source-archivers", "source_archivers"}, {"dest-archivers", "dest_archivers"},
-	{"connectors", "connectors"}, {"dispatchers", "dispatchers"}, {"decorators", "decorators"},
-	{"always-dispatch", "always_dispatch"},
+// engineOptions are the engine options of a scan or run: the base options,
+// the flags as the command line layer of the [core] settings, and the
+// command's defaults.
+func engineOptions(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode, cfg engine.INI, cmdlineOpts map[string]map[string]string) []engine.Option {
+	opts := append(baseEngineOptions(env, f, cfg, cmdlineOpts),
+		engine.WithDefault("connectors", stdoutConnectorName),
+		// Results a connector fails to save wait here to be re-sent.
+		engine.WithDefault("spool_dir", env.SpoolDir()),
+	)
+	if mode == runMode {
+		opts = append(opts, engine.WithPluginOptions(map[string]map[string]string{stdoutConnectorName: {"compactly": "true"}}))
+	}
+	for _, role := range []struct {
+		flag   string
+		values []string
+	}{
+		{"providers", f.providers}, {"source-archivers", f.sourceArchivers}, {"dest-archivers", f.destArchivers},
+		{"connectors", f.connectors}, {"dispatchers", f.dispatchers}, {"decorators", f.decorators},
+		{"always-dispatch", f.alwaysDispatch},
+	} {
+		key := strings.ReplaceAll(role.flag, "-", "_") // the role's [core] key
+		for _, v := range role.values {
+			opts = append(opts, engine.WithCommandLine("--"+role.flag, key, v))
+		}
+	}
+	if cmd.Flags().Changed("max-recursion") {
+		opts = append(opts, engine.WithCommandLine("--max-recursion", "max_recursion", strconv.Itoa(f.maxRecursion)))
+	}
+	return opts
 }
 
-// engineOptions are the engine options of a scan or run: stoq.cfg, the
-// flags as the command line layer of the [core] settings, --plugin-opts,
-// and the command's defaults.
-func engineOptions(cmd *cobra.Command, env *Env, f *engineFlags, mode engineMode, cfg engine.INI, cmdlineOpts map[string]map[string]string) []engine.Option {
+// baseEngineOptions are the options of every engine the stoq command
+// builds (scan, run and the plugins' commands): stoq.cfg, logs on stderr,
+// the plugin folders, --plugin-opts and --log-level.
+func baseEngineOptions(env *Env, f *engineFlags, cfg engine.INI, cmdlineOpts map[string]map[string]string) []engine.Option {
 	opts := []engine.Option{
 		engine.WithConfigFile(env.ConfigFile),
 		engine.WithConfig(cfg),
 		engine.WithLogOutput(env.Stderr),
 		engine.WithPluginDirs(append([]string{env.PluginsDir()}, f.pluginDirs...)...),
-		engine.WithDefault("connectors", stdoutConnectorName),
-		// Results a connector fails to save wait here to be re-sent.
-		engine.WithDefault("spool_dir", env.SpoolDir()),
 		engine.WithCommandLineOptions(cmdlineOpts),
-	}
-	if mode == runMode {
-		opts = append(opts, engine.WithPluginOptions(map[string]map[string]string{stdoutConnectorName: {"compactly": "true"}}))
-	}
-	values := map[string]*[]string{
-		"providers": &f.providers, "source-archivers": &f.sourceArchivers, "dest-archivers": &f.destArchivers,
-		"connectors": &f.connectors, "dispatchers": &f.dispatchers, "decorators": &f.decorators,
-		"always-dispatch": &f.alwaysDispatch,
-	}
-	for _, rf := range roleFlags {
-		for _, v := range *values[rf.flag] {
-			opts = append(opts, engine.WithCommandLine("--"+rf.flag, rf.key, v))
-		}
-	}
-	if cmd.Flags().Changed("max-recursion") {
-		opts = append(opts, engine.WithCommandLine("--max-recursion", "max_recursion", strconv.Itoa(f.maxRecursion)))
 	}
 	if f.logLevel != "" {
 		opts = append(opts, engine.WithCommandLine("--log-level", "log_level", f.logLevel))

@@ -23,9 +23,7 @@ func Main(info BuildInfo) int {
 		return exitUsage
 	}
 	env.Build = info
-	if handled, code := handoff(env, os.Args[1:]); handled {
-		return code
-	}
+	handoff(env, os.Args[1:])
 	return run(context.Background(), env, os.Args[1:])
 }
 
