@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -133,15 +134,6 @@ func strOrNil(v any) string {
 	return fmt.Sprint(v)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // eastAsianCodecs are the Python codecs (codecs.lookup(...).name) whose
 // decoding is golang.org/x/text's.
 var eastAsianCodecs = map[string]bool{"shift_jis": true, "cp932": true, "euc_jp": true, "iso2022_jp": true,
@@ -167,7 +159,7 @@ func compareWithPython(t testing.TB, w *Plugin, content []byte, want pyMessage) 
 		}
 	}
 	for k := range got {
-		if _, ok := want.Headers[k]; !ok && k != "body" && k != "body_html" && !contains(want.Crashed, "header:"+k) {
+		if _, ok := want.Headers[k]; !ok && k != "body" && k != "body_html" && !slices.Contains(want.Crashed, "header:"+k) {
 			diff("header %q = %q, Python has none", k, got[k])
 		}
 	}
@@ -176,7 +168,7 @@ func compareWithPython(t testing.TB, w *Plugin, content []byte, want pyMessage) 
 		want  *string
 		codec *string
 	}{{"body", want.Body, want.BodyCodec}, {"body_html", want.BodyHTML, want.HTMLCodec}} {
-		if contains(want.Crashed, b.key) || b.want == nil {
+		if slices.Contains(want.Crashed, b.key) || b.want == nil {
 			continue
 		}
 		if got[b.key] != *b.want {
@@ -189,7 +181,7 @@ func compareWithPython(t testing.TB, w *Plugin, content []byte, want pyMessage) 
 			diff("%s = %q, Python %q", b.key, got[b.key], *b.want)
 		}
 	}
-	if contains(want.Crashed, "attachments") {
+	if slices.Contains(want.Crashed, "attachments") {
 		return diffs
 	}
 	if len(resp.Extracted) != len(want.Attachments) {
@@ -215,7 +207,7 @@ func compareWithPython(t testing.TB, w *Plugin, content []byte, want pyMessage) 
 			}
 		}
 		if a.Message {
-			if !contains(ex.PayloadMeta.DispatchTo, "smtp") {
+			if !slices.Contains(ex.PayloadMeta.DispatchTo, "smtp") {
 				diff("attached message %d not dispatched to smtp: %v", i, ex.PayloadMeta.DispatchTo)
 			}
 			inner := stoqtest.Scan(t, w, ex.Content).Results.(map[string]string)

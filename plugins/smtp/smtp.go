@@ -78,7 +78,6 @@ type Plugin struct {
 func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	p := &Plugin{
 		alwaysDispatch: cfg.List("always_dispatch", nil),
-		iocKeys:        cfg.List("ioc_keys", defaultIOCKeys),
 	}
 	var err error
 	for _, b := range []struct {
@@ -110,8 +109,9 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 			return nil, cfg.OptionError(n.key, "want a positive integer")
 		}
 	}
-	for i, k := range p.iocKeys {
-		p.iocKeys[i] = strings.ToLower(k)
+	// A new slice: cfg.List returns defaultIOCKeys itself when unset.
+	for _, k := range cfg.List("ioc_keys", defaultIOCKeys) {
+		p.iocKeys = append(p.iocKeys, strings.ToLower(k))
 	}
 	log.Debug("smtp configured", "omit_body", p.omitBody, "always_dispatch", strings.Join(p.alwaysDispatch, ","),
 		"archive_attachments", p.archiveAttachments, "extract_iocs", p.extractIOCs,
@@ -128,18 +128,20 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 		errs.raw(problem)
 	}
 
-	results := map[string]string{}
+	// Repeated headers are joined with "\n" once all are read: joining as
+	// they come would copy the value so far at every repetition.
+	values := map[string][]string{}
 	for i, h := range msg.Root.Headers {
+		key := email.Key(h.Name)
 		r := email.RenderHeader(h.Name, h.Raw)
 		if r.Err != nil {
-			errs.add(r.Err.Error()+": rendered as plain text", fmt.Sprintf("header %d (%s)", i+1, email.Key(h.Name)))
+			errs.add(r.Err.Error()+": rendered as plain text", fmt.Sprintf("header %d (%s)", i+1, key))
 		}
-		key := email.Key(h.Name)
-		if prev, ok := results[key]; ok {
-			results[key] = prev + "\n" + r.Value
-		} else {
-			results[key] = r.Value
-		}
+		values[key] = append(values[key], r.Value)
+	}
+	results := make(map[string]string, len(values)+2)
+	for k, vs := range values {
+		results[k] = strings.Join(vs, "\n")
 	}
 
 	bodies := map[*email.Part]bool{}
@@ -181,7 +183,7 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 	}
 
 	if p.extractIOCs {
-		var sb strings.Builder
+		content := []byte{}
 		for _, k := range p.iocKeys {
 			v, ok := results[k]
 			if !ok && p.omitBody {
@@ -193,14 +195,13 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 				}
 			}
 			if ok && v != "" {
-				sb.WriteString("\n")
-				sb.WriteString(v)
+				content = append(append(content, '\n'), v...)
 			}
 		}
 		meta := core.NewPayloadMeta()
 		meta.ShouldArchive = false
 		meta.DispatchTo = []string{"iocextract"}
-		resp.Extracted = append(resp.Extracted, core.ExtractedPayload{Content: []byte(sb.String()), PayloadMeta: meta})
+		resp.Extracted = append(resp.Extracted, core.ExtractedPayload{Content: content, PayloadMeta: meta})
 	}
 	resp.Errors = errs.errors()
 	return resp, nil
@@ -226,7 +227,7 @@ func (p *Plugin) extract(part *email.Part, bodies map[*email.Part]bool, errs *er
 	if problem != "" {
 		errs.add(problem, describe(part, "attachment"))
 	}
-	meta.DispatchTo = append([]string{}, p.alwaysDispatch...)
+	meta.DispatchTo = append(meta.DispatchTo, p.alwaysDispatch...)
 	return core.ExtractedPayload{Content: data, PayloadMeta: meta}, true
 }
 

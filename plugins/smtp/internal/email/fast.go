@@ -89,7 +89,7 @@ func simpleMIME(value string, withSubtype bool) (string, bool) {
 		return "", false
 	}
 	sb.WriteByte(';')
-	var names []string
+	names := map[string]bool{}
 	for first := true; rest != ""; first = false {
 		if rest[0] != ';' {
 			return "", false
@@ -99,12 +99,10 @@ func simpleMIME(value string, withSubtype bool) (string, bool) {
 		if name == "" {
 			return "", false
 		}
-		for _, seen := range names {
-			if seen == name {
-				return "", false
-			}
+		if names[name] {
+			return "", false
 		}
-		names = append(names, name)
+		names[name] = true
 		rest = trimWSP(rest[len(name):])
 		if rest == "" || rest[0] != '=' {
 			return "", false

@@ -38,18 +38,7 @@ var headerKinds = map[string]headerKind{
 
 // unfold is policy.default's header_fetch_parse before parsing: every CR
 // and LF removed (the white space that followed them stays).
-func unfold(raw []byte) string {
-	if !strings.ContainsAny(string(raw), "\r\n") {
-		return escapeRaw(raw)
-	}
-	b := make([]byte, 0, len(raw))
-	for _, c := range raw {
-		if c != '\r' && c != '\n' {
-			b = append(b, c)
-		}
-	}
-	return escapeRaw(b)
-}
+func unfold(raw []byte) string { return escapeRaw(joinLines(raw)) }
 
 // Rendered is a header value as Python's email package (policy.default)
 // shows it, with what the MIME headers carry besides.

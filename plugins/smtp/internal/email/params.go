@@ -1,7 +1,9 @@
 package email
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -231,20 +233,22 @@ func sortContinuations(cs []continuation) {
 			panic(pyCrash("None compared with int"))
 		}
 	}
-	less := func(a, b continuation) bool {
-		if a.num != b.num {
-			return a.num < b.num
+	// Stable, as Python's sort; tuples compare element by element.
+	slices.SortStableFunc(cs, func(a, b continuation) int {
+		if c := cmp.Compare(a.num, b.num); c != 0 {
+			return c
 		}
-		if a.text != b.text {
-			return a.text < b.text
+		if c := strings.Compare(a.text, b.text); c != 0 {
+			return c
 		}
-		return !a.encoded && b.encoded
-	}
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && less(cs[j], cs[j-1]); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
+		switch {
+		case a.encoded == b.encoded:
+			return 0
+		case b.encoded:
+			return -1
 		}
-	}
+		return 1
+	})
 }
 
 // Collapse is utils.collapse_rfc2231_value: a string unquoted, a tuple's

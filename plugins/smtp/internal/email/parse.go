@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // Options bound the work one message may cost.
@@ -264,19 +263,14 @@ func (p *parser) parse(part *Part) {
 	}
 	p.parseHeaders(part, headerLines)
 
-	ctype := part.ContentType()
-	maintype, _, _ := strings.Cut(ctype, "/")
-	switch {
-	case maintype == "message":
-		// An attached message (or a delivery status): Python parses it as
-		// a message of its own, which reads every line up to the end of the
-		// part; the worker hands its bytes to smtp again instead.
-		part.body = p.readToEnd()
-		return
-	case maintype == "multipart":
+	if part.MainType() == "multipart" {
 		p.parseMultipart(part)
 		return
 	}
+	// Any other part, an attached message or a delivery status included,
+	// is read to its end: Python parses a message/* part as a message of
+	// its own, which reads every line up to the end of the part; the worker
+	// hands its bytes to smtp again instead.
 	part.body = p.readToEnd()
 }
 
@@ -377,6 +371,7 @@ func (p *parser) parseMultipart(part *Part) {
 		return
 	}
 	sep := "--" + boundary
+	childType := childDefaultType(part) // read once: a part's headers do not change while its children are read
 	capturingPreamble := true
 	var preamble []span
 	closeSeen := false
@@ -418,7 +413,7 @@ func (p *parser) parseMultipart(part *Part) {
 			p.readToEnd()
 			return
 		}
-		child := p.newPart(part.Depth+1, childDefaultType(part))
+		child := p.newPart(part.Depth+1, childType)
 		part.Children = append(part.Children, child)
 		part.IsMultipart = true
 		p.eof = append(p.eof, sep)
@@ -426,8 +421,7 @@ func (p *parser) parseMultipart(part *Part) {
 		p.eof = p.eof[:len(p.eof)-1]
 		// The line break before a boundary belongs to the boundary.
 		if last := p.last; last != nil {
-			lastMain, _, _ := strings.Cut(last.ContentType(), "/")
-			if lastMain != "multipart" {
+			if last.MainType() != "multipart" {
 				last.body = trimFinalLineBreak(p.data, last.body)
 			}
 		}
@@ -495,7 +489,3 @@ func (part *Part) Body() []byte {
 	}
 	return out
 }
-
-// Raw is the bytes of the part after its headers, as they are in the
-// message (an attached message's bytes).
-func (part *Part) Raw() []byte { return part.Body() }

@@ -113,12 +113,6 @@ func joinLines(b []byte) []byte {
 	return out
 }
 
-// DecodeBase64Body decodes a base64 body as Message.get_payload(decode=True)
-// does. ok is false when Python would return the encoded text unchanged.
-func DecodeBase64Body(body []byte) ([]byte, bool) {
-	return decodeBase64Lenient(joinLines(body))
-}
-
 // DecodeQuotedPrintable is binascii.a2b_qp (quopri.decodestring): =XX is a
 // byte, '=' before a line break is a soft break, '=' followed by anything
 // else stays as it is, and nothing else changes (trailing white space is
