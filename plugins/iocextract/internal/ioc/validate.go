@@ -70,7 +70,7 @@ func registrableOK(label []byte) bool {
 }
 
 // domainOf finds the domain name at the start of cand, a run of labels
-// separated by single dots (as domainRe matches it), and returns it
+// separated by single dots (as domainPattern matches it), and returns it
 // lowercased, with where it lies in cand: the longest run of labels that
 // ends with a known TLD, is at most 253 characters long, has at least two
 // labels, and whose label left of the TLD has no underscore. With
