@@ -197,10 +197,7 @@ func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.
 		}
 		meta := core.NewPayloadMeta()
 		meta.ShouldArchive = p.archiveExtracted
-		meta.DispatchTo = slices.Clone(p.alwaysDispatch)
-		if meta.DispatchTo == nil {
-			meta.DispatchTo = []string{}
-		}
+		meta.DispatchTo = append(meta.DispatchTo, p.alwaysDispatch...)
 		meta.ExtraData["filename"] = m.Name
 		meta.ExtraData["size"] = len(m.Content)
 		meta.ExtraData["archive_type"] = string(res.Format)

@@ -3,6 +3,7 @@ package decompress
 import (
 	"bufio"
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,7 +158,7 @@ func TestArchiversRoundTrip(t *testing.T) {
 			// The JSON a connector sees has exactly the documented keys.
 			js := stoqtest.JSON(t, resp.Results).(map[string]any)
 			if len(js["members"].([]any)) > 0 {
-				keys := sortedKeys(js["members"].([]any)[0].(map[string]any))
+				keys := slices.Sorted(maps.Keys(js["members"].([]any)[0].(map[string]any)))
 				if !slices.Equal(keys, []string{"compressed_size", "encrypted", "filename", "modified", "size"}) {
 					t.Errorf("member keys %v", keys)
 				}
@@ -169,12 +170,12 @@ func TestArchiversRoundTrip(t *testing.T) {
 func checkExtracted(t *testing.T, ac archiveCase, want map[string][]byte, got map[string]core.ExtractedPayload) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Errorf("extracted %d members %v, want %d", len(got), keysOf(got), len(want))
+		t.Errorf("extracted %d members %v, want %d", len(got), slices.Sorted(maps.Keys(got)), len(want))
 	}
 	for name, content := range want {
 		ex, ok := got[name]
 		if !ok {
-			t.Errorf("%q not extracted (extracted: %v)", name, keysOf(got))
+			t.Errorf("%q not extracted (extracted: %v)", name, slices.Sorted(maps.Keys(got)))
 			continue
 		}
 		if sha(ex.Content) != sha(content) {
@@ -276,16 +277,5 @@ func deref(p *int64) any {
 	}
 	return *p
 }
-
-func keysOf[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func sortedKeys(m map[string]any) []string { return keysOf(m) }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -3,6 +3,8 @@ package decompress
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,12 +76,12 @@ func TestEngineNestedArchives(t *testing.T) {
 		{"outer.zip", "zip"}, {"level1.tgz", "tar"}, {"inner/doc.txt.gz", "gzip"}, {"doc.txt", ""},
 	}
 	if len(resp.Results) != len(chain) {
-		t.Fatalf("%d results %v, want %d", len(resp.Results), keysOf(byName), len(chain))
+		t.Fatalf("%d results %v, want %d", len(resp.Results), slices.Sorted(maps.Keys(byName)), len(chain))
 	}
 	for i, c := range chain {
 		r := byName[c.name]
 		if r == nil {
-			t.Fatalf("no result for %q (have %v)", c.name, keysOf(byName))
+			t.Fatalf("no result for %q (have %v)", c.name, slices.Sorted(maps.Keys(byName)))
 		}
 		if c.archiveType != "" {
 			js := stoqtest.JSON(t, r.Workers["decompress"]).(map[string]any)
@@ -106,11 +108,7 @@ func TestEngineMaxRecursionBoundsNesting(t *testing.T) {
 	for range 6 {
 		payload = gzipOf(t, payload)
 	}
-	s := stoqtest.Engine(t, engine.WithDispatchers("test-archive-dispatcher"), engine.WithMaxRecursion(3))
-	resp, err := s.Scan(context.Background(), payload, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := stoqtest.ScanThrough(t, payload, []engine.Option{engine.WithDispatchers("test-archive-dispatcher"), engine.WithMaxRecursion(3)})
 	if len(resp.Results) > 5 {
 		t.Errorf("%d results with max_recursion 3", len(resp.Results))
 	}

@@ -18,14 +18,18 @@ import (
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
+// toolPackages are the Debian packages of the reference tools.
+var toolPackages = map[string]string{
+	"zip": "zip", "unzip": "unzip", "7z": "p7zip-full", "tar": "tar", "gzip": "gzip", "bzip2": "bzip2",
+	"xz": "xz-utils", "zstd": "zstd", "gcab": "gcab", "ar": "binutils", "cpio": "cpio",
+}
+
 // need skips the test when a reference tool is missing, and fails it under
 // CI (CI=true), where scripts/deps.sh must have installed it.
 func need(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			stoqtest.Missing(t, "%s is not installed (run scripts/deps.sh): %v", tool, err)
-		}
+		stoqtest.Command(t, tool, toolPackages[tool])
 	}
 }
 

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,7 +228,7 @@ func TestMaximumSizeSkipsTheMember(t *testing.T) {
 	requireError(t, resp, "maximum_size (2000000 bytes)", `"big.txt"`)
 	got := extractedByName(t, resp)
 	if len(got) != 2 || got["small1"].Content == nil || got["small2"].Content == nil {
-		t.Errorf("extracted %v", keysOf(got))
+		t.Errorf("extracted %v", slices.Sorted(maps.Keys(got)))
 	}
 }
 
@@ -254,7 +256,7 @@ func TestMaxRatio(t *testing.T) {
 			requireError(t, resp, "max_ratio (100)", `"big-zeros"`)
 			got := extractedByName(t, resp)
 			if len(got) != 2 || len(got["small-zeros"].Content) != 1<<20 || string(got["after"].Content) != "x" {
-				t.Errorf("extracted %v", keysOf(got))
+				t.Errorf("extracted %v", slices.Sorted(maps.Keys(got)))
 			}
 		})
 	}
@@ -357,7 +359,7 @@ func TestDamagedArchivesKeepWhatCameBefore(t *testing.T) {
 	tgz := gzipOf(t, tarOf(t, "first", first, "second", randomBytes(500_000, 2)))
 	resp := scan(t, newWorker(t, nil), tgz[:len(tgz)*2/3], "cut.tgz")
 	if got := extractedByName(t, resp); len(got) != 1 || !bytes.Equal(got["first"].Content, first) {
-		t.Errorf("extracted %v", keysOf(got))
+		t.Errorf("extracted %v", slices.Sorted(maps.Keys(got)))
 	}
 	if len(resp.Errors) == 0 {
 		t.Error("no error for a truncated tar.gz")
@@ -369,7 +371,7 @@ func TestDamagedArchivesKeepWhatCameBefore(t *testing.T) {
 	z[i] ^= 0xff
 	resp = scan(t, newWorker(t, nil), z, "")
 	if got := extractedByName(t, resp); len(got) != 1 || !bytes.Equal(got["first"].Content, first) {
-		t.Errorf("extracted %v", keysOf(got))
+		t.Errorf("extracted %v", slices.Sorted(maps.Keys(got)))
 	}
 	requireError(t, resp, `"second"`)
 }

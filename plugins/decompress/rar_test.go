@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -186,7 +188,7 @@ func TestRARStored(t *testing.T) {
 	}
 	got := extractedByName(t, resp)
 	if len(got) != len(files) {
-		t.Errorf("extracted %v", keysOf(got))
+		t.Errorf("extracted %v", slices.Sorted(maps.Keys(got)))
 	}
 	for _, f := range files {
 		ex, ok := got[f.name]
@@ -224,7 +226,7 @@ func TestRARLimits(t *testing.T) {
 	requireError(t, resp, "max_total_size", `"big"`)
 	resp = scan(t, newWorker(t, map[string]string{"maximum_size": "300000"}), archive, "")
 	if got := extractedByName(t, resp); len(got) != 2 {
-		t.Errorf("extracted %v", keysOf(got))
+		t.Errorf("extracted %v", slices.Sorted(maps.Keys(got)))
 	}
 	var many []rarFile
 	for i := range 1500 {

@@ -288,7 +288,8 @@ func (x *extractor) rememberPassword(p string) { x.lastPassword, x.lastPasswordU
 
 // limitError is returned by readMember when a limit stopped the member.
 type limitError struct {
-	// archiveWide is set for limits that stop the whole archive.
+	// archiveWide is set for limits that stop the whole archive: finish,
+	// where every member's outcome goes, stops the extraction then.
 	archiveWide bool
 	msg         string
 }
@@ -331,7 +332,6 @@ func (x *extractor) readMember(name string, r io.Reader, declared int64, compres
 	for {
 		if size > 0 && size%(16*readChunk) == 0 {
 			if err := x.ctx.Err(); err != nil {
-				x.stopped = true
 				return nil, &limitError{archiveWide: true, msg: fmt.Sprintf("stopped while extracting member %q: %v", name, err)}
 			}
 		}
@@ -352,7 +352,6 @@ func (x *extractor) readMember(name string, r io.Reader, declared int64, compres
 			return nil, &limitError{msg: fmt.Sprintf("member %q: maximum_size (%d bytes) exceeded: not extracted", name, lim.MemberSize)}
 		}
 		if lim.TotalSize > 0 && x.produced > lim.TotalSize {
-			x.stopped = true
 			return nil, &limitError{archiveWide: true, msg: fmt.Sprintf(
 				"max_total_size (%d bytes decompressed from this archive) reached while extracting member %q: it and any member after it were not extracted",
 				lim.TotalSize, name)}

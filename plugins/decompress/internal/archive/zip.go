@@ -136,9 +136,7 @@ func (x *extractor) zip(data []byte) {
 // zipEncrypted tries every password on an encrypted member.
 func (x *extractor) zipEncrypted(f *zip.File, m Member, raw []byte) {
 	var lastErr error
-	tried := 0
 	for _, pw := range x.passwordsToTry() {
-		tried++
 		content, err := x.zipMember(f, m.Name, raw, []byte(pw))
 		var le *limitError
 		if err == nil || errors.As(err, &le) {
@@ -151,10 +149,7 @@ func (x *extractor) zipEncrypted(f *zip.File, m Member, raw []byte) {
 		}
 		lastErr = err
 	}
-	if tried == 0 {
-		x.finish(m, nil, errors.New("encrypted, and no passwords are configured"))
-		return
-	}
+	// noPassword says so when no password is configured.
 	x.finish(m, nil, x.noPassword(lastErr))
 }
 
@@ -274,7 +269,6 @@ func (x *extractor) checkStored(name string, size int64) error {
 	}
 	x.produced += size
 	if lim.TotalSize > 0 && x.produced > lim.TotalSize {
-		x.stopped = true
 		return &limitError{archiveWide: true, msg: fmt.Sprintf(
 			"max_total_size (%d bytes decompressed from this archive) reached while extracting member %q: it and any member after it were not extracted",
 			lim.TotalSize, name)}
