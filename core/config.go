@@ -200,11 +200,16 @@ func (c *Config) JSON(key string, dst any) error {
 }
 
 // Path returns option key as a file path; a relative path is resolved
-// against the plugin's folder (Dir) when it has one.
-func (c *Config) Path(key, def string) string {
-	p := c.String(key, def)
-	if p == "" || filepath.IsAbs(p) || c.dir == "" {
-		return p
+// against the plugin's folder (Dir) when it has one (see Resolve).
+func (c *Config) Path(key, def string) string { return c.Resolve(c.String(key, def)) }
+
+// Resolve resolves path as Path resolves an option's value: a relative path
+// against the plugin's folder (Dir) when it has one; an absolute or empty
+// path is returned as it is. Plugins whose option holds several paths (a
+// comma-separated list) resolve each with it.
+func (c *Config) Resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) || c.dir == "" {
+		return path
 	}
-	return filepath.Join(c.dir, p)
+	return filepath.Join(c.dir, path)
 }

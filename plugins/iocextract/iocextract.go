@@ -125,10 +125,7 @@ func readDataFile(cfg *core.Config, key, def string, shipped []byte) ([]byte, st
 // is not there, the copy embedded in the binary is used. It returns the
 // content and where it came from.
 func readListedFile(cfg *core.Config, key, name, shippedName string, shipped []byte) ([]byte, string, error) {
-	path := name
-	if !filepath.IsAbs(path) && cfg.Dir() != "" {
-		path = filepath.Join(cfg.Dir(), path)
-	}
+	path := cfg.Resolve(name)
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
