@@ -269,10 +269,13 @@ func newProvider(cfg *core.Config, _ *slog.Logger) (*Provider, error) {
 // Ingest queues the payloads and waits.
 func (p *Provider) Ingest(ctx context.Context, q *core.Queue) error {
 	for i := 1; i <= p.count; i++ {
+		// Counted before it is queued, so that the count is made before
+		// the payload's scan ends (the metrics test relies on it).
+		p.queued.Add(1)
 		if err := q.PutPayload(ctx, core.NewPayload([]byte(fmt.Sprintf("payload %d", i)), nil)); err != nil {
+			p.queued.Add(-1)
 			return err
 		}
-		p.queued.Add(1)
 	}
 	if p.markerDir != "" {
 		if err := os.WriteFile(filepath.Join(p.markerDir, "queued"), nil, 0o644); err != nil {
