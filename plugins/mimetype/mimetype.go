@@ -52,7 +52,8 @@
 // from a pool of at most GOMAXPROCS cookies, made as needed, and waits (as
 // long as its context allows) when all are busy. When the dispatcher and
 // the worker both run on a payload, the worker reuses the dispatcher's
-// answer (see answerCache), so libmagic examines each payload once.
+// answer, which the engine keeps in payload.DispatchMeta before the
+// round's workers run, so libmagic examines each payload once.
 package mimetype
 
 import (
@@ -78,10 +79,9 @@ const defaultReadBytes = magic.DefaultLimit
 
 // Plugin is the mimetype worker and dispatcher.
 type Plugin struct {
-	pool    *magic.Pool
-	routes  dispatchMap
-	answers *answerCache // the dispatcher's answers, for the worker
-	log     *slog.Logger
+	name   string // the name the engine files the dispatch meta under
+	pool   *magic.Pool
+	routes dispatchMap
 }
 
 // New reads the options, parses dispatch_map and loads the magic database
@@ -111,7 +111,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	}
 	log.Debug("mimetype configured", "read_bytes", readBytes, "magic_file", dbPath,
 		"dispatch_rules", len(routes), "libmagic", magic.Version())
-	return &Plugin{pool: pool, routes: routes, answers: newAnswerCache(answerCacheSize), log: log}, nil
+	return &Plugin{name: cfg.Name(), pool: pool, routes: routes}, nil
 }
 
 // magicFilePath resolves option magic_file: each colon-separated path
@@ -149,9 +149,10 @@ func checkStrayRules(cfg *core.Config) error {
 type Results = map[string]string
 
 // Scan reports the payload's MIME type. When the dispatcher has already
-// answered for this payload, its answer is reused rather than asked again.
+// answered for this payload, its answer (in the dispatch meta the engine
+// keeps) is reused rather than asked again.
 func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, _ *core.Request) (*core.WorkerResponse, error) {
-	mt, ok := p.answers.get(payload)
+	mt, ok := payload.DispatchMeta[p.name]["mimetype"].(string)
 	if !ok {
 		var err error
 		if mt, err = p.identify(ctx, payload.Content); err != nil {
@@ -169,7 +170,6 @@ func (p *Plugin) GetDispatches(ctx context.Context, payload *core.Payload, _ *co
 	if err != nil {
 		return nil, err
 	}
-	p.answers.put(payload, mt)
 	plugins, patterns := p.routes.route(mt)
 	meta := map[string]any{"mimetype": mt}
 	if patterns == nil {

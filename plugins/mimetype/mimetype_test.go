@@ -315,6 +315,39 @@ func TestDispatchMeta(t *testing.T) {
 	}
 }
 
+// TestWorkerReusesTheDispatchersAnswer: on a payload the dispatcher has
+// seen (its meta filed in payload.DispatchMeta, as the engine does), the
+// worker answers without asking libmagic again; on another payload with the
+// same content it asks.
+func TestWorkerReusesTheDispatchersAnswer(t *testing.T) {
+	p := newPlugin(t, nil)
+	ctx := context.Background()
+	payload := stoqtest.Payload(sampleNamed(t, "archive.zip"), nil)
+	dispatched, err := p.GetDispatches(ctx, payload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload.DispatchMeta["mimetype"] = dispatched.Meta
+	before := p.pool.Calls()
+	resp, err := p.Scan(ctx, payload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Results.(Results)["mimetype"]; got != "application/zip" {
+		t.Errorf("worker says %s", got)
+	}
+	if n := p.pool.Calls() - before; n != 0 {
+		t.Errorf("worker asked libmagic %d times after the dispatcher answered", n)
+	}
+	other := stoqtest.Payload(payload.Content, nil)
+	if _, err := p.Scan(ctx, other, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.pool.Calls() - before; n != 1 {
+		t.Errorf("another payload: libmagic asked %d times, want 1", n)
+	}
+}
+
 // TestDispatchMapFromStoqCfg reads the table as a user writes it in
 // stoq.cfg: a multi-line value with comments, overriding the manifest's.
 func TestDispatchMapFromStoqCfg(t *testing.T) {

@@ -43,14 +43,6 @@ func NewPool(dbPath string, limit, size int) (*Pool, error) {
 	return p, nil
 }
 
-// Limit is how many bytes of a file the pool's cookies examine.
-func (p *Pool) Limit() int {
-	if p.limit <= 0 {
-		return DefaultLimit
-	}
-	return p.limit
-}
-
 // Identify runs Cookie.Identify on content with a cookie of the pool.
 func (p *Pool) Identify(ctx context.Context, content []byte) (string, error) {
 	return p.with(ctx, func(c *Cookie) (string, error) { return c.Identify(content) })
