@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 	"github.com/stoq-go/stoq/plugins/ole/v3/internal/cfb"
 	"github.com/stoq-go/stoq/plugins/ole/v3/internal/cfbwriter"
 )
@@ -79,8 +80,7 @@ func TestRealDocumentsReadAsOlefile(t *testing.T) {
 // gsfDocument has libgsf write a compound file from a directory tree.
 func gsfDocument(t *testing.T) []byte {
 	t.Helper()
-	gsf, err := exec.LookPath("gsf")
-	needTool(t, "gsf (Debian's libgsf-bin)", err)
+	gsf := stoqtest.Command(t, "gsf", "libgsf-bin")
 	dir := t.TempDir()
 	files := map[string][]byte{
 		"src/readme.txt":             []byte("written by libgsf\n"),
@@ -118,8 +118,7 @@ func gsfDocument(t *testing.T) []byte {
 // information, a table and binary streams.
 func msibuildInstaller(t *testing.T) []byte {
 	t.Helper()
-	msibuild, err := exec.LookPath("msibuild")
-	needTool(t, "msibuild (Debian's msitools)", err)
+	msibuild := stoqtest.Command(t, "msibuild", "msitools")
 	dir := t.TempDir()
 	msi := filepath.Join(dir, "setup.msi")
 	big, small := filepath.Join(dir, "big.bin"), filepath.Join(dir, "small.bin")

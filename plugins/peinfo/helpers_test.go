@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stoq-go/stoq/core/v3/stoqtest"
 )
 
 // Test executables: built once per test binary into testDir, which TestMain
@@ -44,32 +46,13 @@ type testPE struct {
 	data []byte
 }
 
-// requireTool returns the path of a program the test needs.
-func requireTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s is not installed (apt-get install %s)", name, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + ": skipping")
-	return ""
-}
-
 // requirePefile checks Debian's python3-pefile (and peutils) can be imported
 // by /usr/bin/python3, not the pyenv python3 that may be first on PATH.
 func requirePefile(t testing.TB) {
 	t.Helper()
-	requireTool(t, "/usr/bin/python3", "python3")
+	stoqtest.Command(t, "/usr/bin/python3", "python3")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import pefile, peutils, cryptography").CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("Debian's python3-pefile or python3-cryptography is missing (apt-get install python3-pefile python3-cryptography): %s", out)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		stoqtest.Missing(t, "Debian's python3-pefile or python3-cryptography is missing (apt-get install python3-pefile python3-cryptography): %s", out)
 	}
 }
 
@@ -114,7 +97,7 @@ func readPE(t testing.TB, name, path string) testPE {
 // goToolchain returns the go command of `go env GOROOT`, and GOROOT.
 func goToolchain(t testing.TB) (goCmd, goroot string) {
 	t.Helper()
-	path := requireTool(t, "go", "golang")
+	path := stoqtest.Command(t, "go", "golang")
 	out, err := exec.Command(path, "env", "GOROOT").Output()
 	if err != nil {
 		t.Fatalf("go env GOROOT: %v", err)
@@ -207,10 +190,10 @@ var (
 func mingwBuilt(t testing.TB) []testPE {
 	t.Helper()
 	for _, tool := range []string{"x86_64-w64-mingw32-gcc", "i686-w64-mingw32-gcc"} {
-		requireTool(t, tool, "gcc-mingw-w64")
+		stoqtest.Command(t, tool, "gcc-mingw-w64")
 	}
 	for _, tool := range []string{"x86_64-w64-mingw32-windres", "x86_64-w64-mingw32-dlltool"} {
-		requireTool(t, tool, "binutils-mingw-w64-x86-64")
+		stoqtest.Command(t, tool, "binutils-mingw-w64-x86-64")
 	}
 	mingwOnce.Do(func() { mingwExes, mingwErr = buildMingw() })
 	if mingwErr != nil {
@@ -272,7 +255,7 @@ var (
 // nested SHA-1 signature added with -nest) with osslsigncode.
 func signedBuilt(t testing.TB) ([]testPE, signer) {
 	t.Helper()
-	osslsigncode := requireTool(t, "osslsigncode", "osslsigncode")
+	osslsigncode := stoqtest.Command(t, "osslsigncode", "osslsigncode")
 	app := mingwBuilt(t)[0]
 	hello := goBuiltExes(t)[0]
 	signedOnce.Do(func() {
