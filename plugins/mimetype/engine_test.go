@@ -76,14 +76,10 @@ func TestEngineRoutesByMimetype(t *testing.T) {
 	stubLog.mu.Lock()
 	stubLog.seen, stubLog.extract = nil, exe
 	stubLog.mu.Unlock()
-	s := stoqtest.Engine(t, engine.WithDispatchers("mimetype"), engine.WithAlwaysDispatch("mimetype"),
+	resp := stoqtest.ScanThrough(t, zip, []engine.Option{engine.WithDispatchers("mimetype"), engine.WithAlwaysDispatch("mimetype"),
 		engine.WithPluginOptions(map[string]map[string]string{"mimetype": {
 			"dispatch_map": "application/zip = stubarchive; application/vnd.microsoft.portable-executable = stubpe",
-		}}))
-	resp, err := s.Scan(context.Background(), zip, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+		}})})
 	if len(resp.Errors) != 0 {
 		t.Fatalf("errors: %+v", resp.Errors)
 	}

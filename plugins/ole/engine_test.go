@@ -1,12 +1,10 @@
 package ole
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"testing"
 
-	"github.com/stoq-go/stoq/core/v3"
 	"github.com/stoq-go/stoq/core/v3/stoqtest"
 	"github.com/stoq-go/stoq/plugins/ole/v3/internal/cfbwriter"
 )
@@ -25,11 +23,7 @@ func TestScanThroughTheEngine(t *testing.T) {
 			cfbwriter.Stream("\x01Ole10Native", nativeStream("invoice.exe", `C:\invoice.exe`, `C:\Temp\invoice.exe`, []byte("MZ embedded"))))),
 		cfbwriter.Stream("Copy", []byte("compobj")),
 	}, cfbwriter.Options{})
-	s := stoqtest.Engine(t)
-	resp, err := s.Scan(context.Background(), data, core.NewPayloadMeta(), core.NewRequestMeta(), "ole")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := stoqtest.ScanThrough(t, data, nil, "ole")
 	if len(resp.Errors) > 0 {
 		t.Fatalf("errors %v", resp.Errors)
 	}

@@ -99,11 +99,7 @@ type scanOutcome struct {
 // max_recursion at the engine's default.
 func scanThroughEngine(t testing.TB, content []byte) scanOutcome {
 	t.Helper()
-	s := stoqtest.Engine(t, engine.WithDispatchers(mzDispatcherName))
-	resp, err := s.Scan(context.Background(), content, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := stoqtest.ScanThrough(t, content, []engine.Option{engine.WithDispatchers(mzDispatcherName)})
 	out, err := json.Marshal(resp)
 	if err != nil {
 		t.Fatal(err)
@@ -229,11 +225,7 @@ func TestCarvedPEIsNotCarvedAgain(t *testing.T) {
 	copy(outer[innerAt:], inner)
 	payload := embed(filler(4321+len(outer)+1000, 3), map[int][]byte{4321: outer})
 
-	s := stoqtest.Engine(t, engine.WithDispatchers(mzDispatcherName))
-	resp, err := s.Scan(context.Background(), payload, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := stoqtest.ScanThrough(t, payload, []engine.Option{engine.WithDispatchers(mzDispatcherName)})
 	if len(resp.Errors) != 0 || len(resp.Results) != 3 {
 		t.Fatalf("%d results, errors %v; want the payload and the two PEs", len(resp.Results), resp.Errors)
 	}

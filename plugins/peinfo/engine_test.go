@@ -1,7 +1,6 @@
 package peinfo
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -13,11 +12,7 @@ import (
 // extracted by peinfo, with its entry as extra_data.
 func TestEngineScan(t *testing.T) {
 	app := mingwBuilt(t)[0]
-	s := stoqtest.Engine(t)
-	resp, err := s.Scan(context.Background(), app.data, nil, nil, "peinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := stoqtest.ScanThrough(t, app.data, nil, "peinfo")
 	if len(resp.Errors) != 0 {
 		t.Fatalf("errors: %v", resp.Errors)
 	}
