@@ -177,7 +177,6 @@ type reader struct {
 	// miniOwner is the same for mini sectors.
 	miniOwner []int32
 
-	miniLoaded bool
 	ministream []byte // the mini stream's bytes that could be read
 	minifat    []uint32
 }
@@ -660,7 +659,6 @@ func (r *reader) readFAT(owner int32, start uint32, size uint64) ([]byte, error)
 // loadMini reads the mini stream (the root entry's chain) and the mini FAT,
 // once, when the file has small streams to read.
 func (r *reader) loadMini() {
-	r.miniLoaded = true
 	root := &r.entries[0]
 	if root.size == 0 {
 		return
@@ -710,11 +708,9 @@ func (r *reader) miniSector(m uint32) []byte {
 	return r.ministream[off:min(off+r.mss, len(r.ministream))]
 }
 
-// readMini reads a small stream from the mini stream (always a copy).
+// readMini reads a small stream from the mini stream (always a copy),
+// which Read has loaded before reading any stream.
 func (r *reader) readMini(owner int32, start uint32, size int) ([]byte, error) {
-	if !r.miniLoaded {
-		r.loadMini()
-	}
 	if r.miniOwner == nil {
 		r.miniOwner = make([]int32, len(r.minifat))
 	}
