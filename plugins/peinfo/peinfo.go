@@ -234,6 +234,7 @@ func sections(ctx context.Context, f *pe.File, problems []string) ([]Section, ma
 	out := make([]Section, 0, len(f.Sections))
 	entropies := make(map[*pe.Section]float64, len(f.Sections))
 	budget := 2*int64(len(f.Data())) + hashBudgetFloor
+	hashing := true // until the budget is spent
 	for i, s := range f.Sections {
 		sec := Section{
 			Name:        strings.ToValidUTF8(s.Name, "\uFFFD"),
@@ -241,25 +242,23 @@ func sections(ctx context.Context, f *pe.File, problems []string) ([]Section, ma
 			VirtualSize: s.VirtualSize,
 			RawSize:     s.SizeOfRawData,
 		}
-		data := s.Data(f)
-		if budget -= int64(len(data)); budget < 0 {
-			problems = append(problems, fmt.Sprintf(
-				"sections overlap: more than twice the file's size to hash, sections %d to %d have no md5 and entropy", i, len(f.Sections)-1))
-			for _, rest := range f.Sections[i:] {
-				out = append(out, Section{Name: strings.ToValidUTF8(rest.Name, "\uFFFD"), VirtualAddr: rest.VirtualAddress,
-					VirtualSize: rest.VirtualSize, RawSize: rest.SizeOfRawData})
+		if hashing {
+			data := s.Data(f)
+			if budget -= int64(len(data)); budget < 0 {
+				problems = append(problems, fmt.Sprintf(
+					"sections overlap: more than twice the file's size to hash, sections %d to %d have no md5 and entropy", i, len(f.Sections)-1))
+				hashing = false
+			} else if err := ctx.Err(); err != nil {
+				problems = append(problems, fmt.Sprintf("hashing sections stopped: %v", err))
+				break
+			} else {
+				sum := md5.Sum(data)
+				digest := hex.EncodeToString(sum[:])
+				entropy := pe.Entropy(data)
+				sec.MD5, sec.Entropy = &digest, &entropy
+				entropies[s] = entropy
 			}
-			break
 		}
-		if err := ctx.Err(); err != nil {
-			problems = append(problems, fmt.Sprintf("hashing sections stopped: %v", err))
-			break
-		}
-		sum := md5.Sum(data)
-		digest := hex.EncodeToString(sum[:])
-		entropy := pe.Entropy(data)
-		sec.MD5, sec.Entropy = &digest, &entropy
-		entropies[s] = entropy
 		out = append(out, sec)
 	}
 	return out, entropies, problems
