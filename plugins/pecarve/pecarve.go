@@ -109,11 +109,10 @@ type Plugin struct {
 	// headers locates candidates; nil means the bytes.Index fast path for
 	// the default pattern.
 	headers *regexp.Regexp
-	// wholeText is set when headers has an assertion (^, \A, \b, \B) that
+	// afterByte is set when headers has an assertion (^, \A, \b, \B) that
 	// depends on the text before a match, so a search resumed after a match
-	// must know the byte before it: afterByte is then headers behind one
-	// byte of that context (see contextMatchStarts).
-	wholeText bool
+	// must know the byte before it: it is headers behind one byte of that
+	// context (see contextMatchStarts).
 	afterByte *regexp.Regexp
 	maxCarved int
 	name      string // the plugin's name, as extracted_by records it
@@ -139,7 +138,7 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 		if p.headers, err = regexp.Compile(pattern); err != nil {
 			return nil, cfg.OptionError("pe_headers", "not a valid regular expression (Go RE2 syntax): "+err.Error())
 		}
-		if p.wholeText = needsPrecedingText(parsed); p.wholeText {
+		if needsPrecedingText(parsed) {
 			if p.afterByte, err = regexp.Compile(afterBytePattern(pattern)); err != nil {
 				return nil, cfg.OptionError("pe_headers", "cannot be searched from a given offset: "+err.Error())
 			}
@@ -313,7 +312,7 @@ func (p *Plugin) candidates(content []byte) iter.Seq[int] {
 	switch {
 	case p.headers == nil:
 		return mzOffsets(content)
-	case p.wholeText:
+	case p.afterByte != nil:
 		return contextMatchStarts(p.headers, p.afterByte, content)
 	default:
 		return resumedMatchStarts(p.headers, content)

@@ -220,8 +220,8 @@ func TestPEHeadersOption(t *testing.T) {
 		t.Run(c.pattern, func(t *testing.T) {
 			opts := map[string]string{"pe_headers": c.pattern}
 			p := stoqtest.New[*Plugin](t, "pecarve", opts)
-			if (p.headers == nil) != c.fastPath || p.wholeText != c.wholeText {
-				t.Errorf("fast path %v, whole text %v; want %v, %v", p.headers == nil, p.wholeText, c.fastPath, c.wholeText)
+			if wholeText := p.afterByte != nil; (p.headers == nil) != c.fastPath || wholeText != c.wholeText {
+				t.Errorf("fast path %v, whole text %v; want %v, %v", p.headers == nil, wholeText, c.fastPath, c.wholeText)
 			}
 			got, _ := carveAll(t, opts, payload)
 			checkCarved(t, got, c.want)

@@ -69,12 +69,11 @@ const hashBudgetFloor = 1 << 20
 type Plugin struct {
 	extractResources    bool
 	extractCertificates bool
-	log                 *slog.Logger
 }
 
 // New reads options extract_resources and extract_certificates.
 func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
-	p := &Plugin{log: log}
+	p := &Plugin{}
 	var err error
 	if p.extractResources, err = cfg.Bool("extract_resources", true); err != nil {
 		return nil, err
