@@ -86,14 +86,14 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 	return p, nil
 }
 
-// Scan reports on the payload as a PE. A payload that is not one gives an
-// Error and no results.
 // looksExecutable reports whether content starts with a DOS executable's
 // magic, MZ (or ZM, which pefile names): only then is "not a PE" news.
 func looksExecutable(content []byte) bool {
 	return bytes.HasPrefix(content, []byte("MZ")) || bytes.HasPrefix(content, []byte("ZM"))
 }
 
+// Scan reports on the payload as a PE. A payload that is not one gives an
+// Error and no results.
 func (p *Plugin) Scan(ctx context.Context, payload *core.Payload, request *core.Request) (*core.WorkerResponse, error) {
 	if !looksExecutable(payload.Content) {
 		return &core.WorkerResponse{}, nil
@@ -348,16 +348,17 @@ func (p *Plugin) certificates(f *pe.File, resp *core.WorkerResponse, problems []
 		}
 		if p.extractCertificates {
 			md5sum, sha1sum, sha256sum := md5.Sum(sig.Blob), sha1.Sum(sig.Blob), sha256.Sum256(sig.Blob)
+			sha256hex := hex.EncodeToString(sha256sum[:])
 			meta := core.NewPayloadMeta()
 			meta.ExtraData = map[string]any{
 				"md5":        hex.EncodeToString(md5sum[:]),
 				"sha1":       hex.EncodeToString(sha1sum[:]),
-				"sha256":     hex.EncodeToString(sha256sum[:]),
+				"sha256":     sha256hex,
 				"revision":   sig.Revision,
 				"cert_type":  sig.CertType,
 				"entry_size": sig.EntrySize,
 				"cert_size":  sig.CertSize,
-				"filename":   hex.EncodeToString(sha256sum[:]),
+				"filename":   sha256hex,
 			}
 			resp.Extracted = append(resp.Extracted, core.ExtractedPayload{Content: sig.Blob, PayloadMeta: meta})
 		}

@@ -1,6 +1,7 @@
 package pe
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
@@ -66,7 +67,7 @@ func (f *File) CodeView(e DebugEntry) (CodeView, bool) {
 		return CodeView{}, false
 	}
 	cut := func(b []byte) []byte {
-		if i := indexByte(b, 0); i >= 0 {
+		if i := bytes.IndexByte(b, 0); i >= 0 {
 			return b[:i]
 		}
 		return b
@@ -159,16 +160,11 @@ func (f *File) parseRichHeader() *RichHeader {
 	if stubEnd < 0x80+4 {
 		return nil
 	}
-	at := -1
-	for i := int64(0x80); i+4 <= stubEnd; i++ {
-		if string(f.data[i:i+4]) == "Rich" {
-			at = int(i)
-			break
-		}
-	}
+	at := bytes.Index(f.data[0x80:stubEnd], []byte("Rich"))
 	if at < 0 {
 		return nil
 	}
+	at += 0x80
 	block := pySlice(f.data, 0x80, int64(at)+8)
 	block = block[:len(block)/4*4]
 	words := make([]uint32, len(block)/4)

@@ -1,6 +1,7 @@
 package pe
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -320,10 +321,6 @@ func (f *File) parseSections(offset int64) {
 		}
 		at := offset + 40*int64(i)
 		raw := pySlice(data, at, at+40)
-		if len(raw) == 0 {
-			f.problem("section table runs past the end of the file: %d of %d sections read", i, n)
-			break
-		}
 		if len(raw) == 40 && isZero(raw) {
 			break // pefile ends the table at an all-zero header
 		}
@@ -411,14 +408,14 @@ func (f *File) parseSections(offset int64) {
 // offset in the COFF string table, as mingw writes) is resolved.
 func (f *File) sectionName(raw [8]byte) string {
 	name := raw[:]
-	if i := indexByte(name, 0); i >= 0 {
+	if i := bytes.IndexByte(name, 0); i >= 0 {
 		name = name[:i]
 	}
 	if len(name) > 1 && name[0] == '/' {
 		if off, ok := decimal(name[1:]); ok && f.PointerToSymbolTable != 0 {
 			table := int64(f.PointerToSymbolTable) + 18*int64(f.NumberOfSymbols)
 			long := pySlice(f.data, table+off, table+off+maxSymbolNameLength)
-			if i := indexByte(long, 0); i > 0 {
+			if i := bytes.IndexByte(long, 0); i > 0 {
 				return string(long[:i])
 			}
 		}
@@ -529,7 +526,7 @@ func (f *File) stringAtRVA(rva, maxLen int64) []byte {
 	} else {
 		b = pySlice(f.data, rva, rva+maxLen)
 	}
-	if i := indexByte(b, 0); i >= 0 {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
 	return b
@@ -562,15 +559,6 @@ func isZero(b []byte) bool {
 		}
 	}
 	return true
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // decimal parses ASCII digits (at most 9 of them, so it cannot overflow).

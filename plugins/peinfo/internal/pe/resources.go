@@ -1,6 +1,7 @@
 package pe
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"unicode/utf16"
@@ -198,10 +199,7 @@ func (f *File) ResourceBytes(d *ResourceData) (content []byte, offset int64, ok 
 	if err != nil {
 		return nil, 0, false
 	}
-	content, err = f.getData(int64(d.OffsetToData), int64(d.Size))
-	if err != nil {
-		return nil, offset, true
-	}
+	content, _ = f.getData(int64(d.OffsetToData), int64(d.Size)) // nil when pefile's get_data fails
 	return content, offset, true
 }
 
@@ -227,7 +225,7 @@ func (f *File) stringUAtRVA(rva, maxLength int64, asASCII bool) (string, int64, 
 	f.stringLeft -= int64(len(data))
 	end := int64(-1)
 	for from := int64(0); ; {
-		i := findNULPair(data, from)
+		i := int64(bytes.Index(data[from:], []byte{0, 0}))
 		if i < 0 {
 			n := int64(len(data))
 			if n < requested || n == maxBytes {
@@ -248,6 +246,7 @@ func (f *File) stringUAtRVA(rva, maxLength int64, asASCII bool) (string, int64, 
 			from, requested = requested, maxBytes
 			continue
 		}
+		i += from
 		if i%2 == 0 {
 			end = i >> 1
 			break
@@ -271,14 +270,4 @@ func (f *File) stringUAtRVA(rva, maxLength int64, asASCII bool) (string, int64, 
 		}
 	}
 	return string(utf16.Decode(units)), encoded, nil
-}
-
-// findNULPair is bytes.Index(b[from:], "\x00\x00")+from, or -1.
-func findNULPair(b []byte, from int64) int64 {
-	for i := from; i+1 < int64(len(b)); i++ {
-		if b[i] == 0 && b[i+1] == 0 {
-			return i
-		}
-	}
-	return -1
 }
