@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
 
@@ -234,10 +235,17 @@ func (p *Plugin) flushFailure(err error) *clusterError {
 	if errors.As(err, &ce) {
 		return ce
 	}
+	return p.flushNetworkFailure("", err)
+}
+
+// flushNetworkFailure describes a bulk request that got no answer: the
+// bulk indexer wraps the client's error once, and networkFailure wants the
+// client's.
+func (p *Plugin) flushNetworkFailure(host string, err error) *clusterError {
 	if inner := errors.Unwrap(err); inner != nil {
 		err = inner
 	}
-	return p.networkFailure("", err)
+	return p.networkFailure(host, err)
 }
 
 // noteFlushError is the bulk indexer's OnError hook, called with the
@@ -254,11 +262,7 @@ func (p *Plugin) noteFlushError(ctx context.Context, err error) {
 	if status >= 300 {
 		ce = p.statusFailure(host, status, reason)
 	} else {
-		inner := err
-		if u := errors.Unwrap(err); u != nil {
-			inner = u
-		}
-		ce = p.networkFailure(host, inner)
+		ce = p.flushNetworkFailure(host, err)
 	}
 	p.flushFailures.Store(err, ce)
 	x.mu.Lock()
@@ -309,16 +313,13 @@ func (p *Plugin) retryOnError(req *http.Request, err error) bool {
 // counts as reachable: a user allowed to write documents but not to read
 // cluster information gets 403 here, and may still save results.
 func (p *Plugin) probe(ctx context.Context) *clusterError {
-	ctx, x := withExchange(context.WithValue(ctx, noRetryKey{}, true))
-	res, err := p.client.Info(p.client.Info.WithContext(ctx))
-	if err != nil {
-		host, _, _ := x.snapshot()
-		return p.networkFailure(host, err)
+	res, ce := p.ownRequest(context.WithValue(ctx, noRetryKey{}, true), func(ctx context.Context) (*esapi.Response, error) {
+		return p.client.Info(p.client.Info.WithContext(ctx))
+	}, http.StatusForbidden)
+	if ce != nil {
+		return ce
 	}
-	defer res.Body.Close()
-	if res.IsError() && res.StatusCode != http.StatusForbidden {
-		return p.answerFailure(x, res)
-	}
+	res.Body.Close()
 	return nil
 }
 

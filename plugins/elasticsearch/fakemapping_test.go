@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -505,7 +506,7 @@ func (p *docParser) object(m *mField, path string, obj map[string]any, dynamic s
 	if m.Dynamic != "" {
 		dynamic = m.Dynamic
 	}
-	for _, key := range sortedKeys(obj) {
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		if msg := checkFieldName(key); msg != "" {
 			return &mappingError{Type: p.errType, Reason: msg}
 		}
@@ -711,7 +712,7 @@ func (p *docParser) flattened(f *mField, path string, obj map[string]any) *mappi
 				return &mappingError{Type: p.errType, Reason: fmt.Sprintf("failed to parse field [%s] of type [flattened] in document with id '%s'", path, p.id),
 					Cause: &mappingError{Type: "illegal_argument_exception", Reason: fmt.Sprintf("The provided [flattened] field [%s] exceeds the maximum depth limit of [%d].", path, f.DepthLimit)}}
 			}
-			for _, k := range sortedKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				sub := k
 				if key != "" {
 					sub = key + "." + k
@@ -752,15 +753,6 @@ func (p *docParser) flattened(f *mField, path string, obj map[string]any) *mappi
 }
 
 // --- values ------------------------------------------------------------
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 func flattenArray(arr []any) []any {
 	var out []any

@@ -3,7 +3,9 @@ package elasticsearch
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -131,7 +133,7 @@ func indexedValues(ref fieldRef, doc any) []any {
 func flattenedLeaves(key string, v any, fn func(key string, leaf any)) {
 	switch x := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			sub := k
 			if key != "" {
 				sub = key + "." + k

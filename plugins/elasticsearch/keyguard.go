@@ -6,7 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -73,15 +74,10 @@ func guardKeys(body []byte) (out []byte, rewritten int, err error) {
 	}
 	errs, _ := doc["errors"].([]any)
 	byPlace := map[string][]keyNote{}
-	var places []string
 	for _, n := range notes {
-		if _, ok := byPlace[n.place()]; !ok {
-			places = append(places, n.place())
-		}
-		byPlace[n.place()] = append(byPlace[n.place()], n)
+		byPlace[n.where] = append(byPlace[n.where], n)
 	}
-	sort.Strings(places)
-	for _, place := range places {
+	for _, place := range slices.Sorted(maps.Keys(byPlace)) {
 		ns := byPlace[place]
 		errs = append(errs, map[string]any{
 			"error": fmt.Sprintf("elasticsearch: %d key(s) of %s rewritten so that Elasticsearch indexes the document "+
@@ -197,8 +193,6 @@ type keyNote struct {
 	payloadID any
 }
 
-func (n keyNote) place() string { return n.where }
-
 func (n keyNote) describe() string {
 	sum := sha256.Sum256([]byte(n.original))
 	prefix := n.original
@@ -214,7 +208,7 @@ func rewriteKeys(obj any, where string, payloadID any) []keyNote {
 	var notes []keyNote
 	switch x := obj.(type) {
 	case map[string]any:
-		for _, k := range sortedMapKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			v := x[k]
 			notes = append(notes, rewriteKeys(v, where, payloadID)...)
 			if !strings.ContainsRune(k, 0) && len(k) <= maxKeyBytes {
@@ -256,15 +250,6 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-func sortedMapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // leafValueText is the text Elasticsearch indexes for a JSON leaf.

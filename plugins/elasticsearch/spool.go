@@ -20,11 +20,11 @@ import (
 // one JSON file per document in dir, re-sent later, and in dir/rejected the
 // documents Elasticsearch refused for good, kept for a person to look at.
 //
-// A file is written to a temporary name (starting with ".tmp-"), synced and
-// renamed, so a file with a final name is always complete. Its name is the
-// hex SHA-1 of index and id: spooling the same document twice leaves one
-// file. Several processes may share a spool folder: at worst two re-send the
-// same file, which the ids make harmless.
+// A file is written by atomicfile.WriteFile to a hidden temporary name
+// (".NAME.tmp-RANDOM"), synced and renamed, so a file with a final name is
+// always complete. Its name is the hex SHA-1 of index and id: spooling the
+// same document twice leaves one file. Several processes may share a spool
+// folder: at worst two re-send the same file, which the ids make harmless.
 type spool struct {
 	dir         string
 	rejectedDir string
@@ -100,7 +100,9 @@ func (s *spool) write(dir string, d *document, reason string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, fileName(d.index, d.id))
-	if err := writeAtomic(path, data); err != nil {
+	// Durably, replacing it: through a synced temporary file renamed into
+	// place and a synced folder.
+	if _, err := atomicfile.WriteFile(path, data, atomicfile.Options{Perm: 0o600, Durable: true}); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -121,13 +123,6 @@ func encodeSpoolRecord(d *document, reason string, now time.Time) ([]byte, error
 		return nil, fmt.Errorf("encoding spool file of %s: %w", d.id, err)
 	}
 	return b.Bytes(), nil
-}
-
-// writeAtomic writes data to path durably, replacing it: through a synced
-// temporary file renamed into place and a synced folder.
-func writeAtomic(path string, data []byte) error {
-	_, err := atomicfile.WriteFile(path, data, atomicfile.Options{Perm: 0o600, Durable: true})
-	return err
 }
 
 // decodeSpoolRecord reads a spool file back into a document, checking that

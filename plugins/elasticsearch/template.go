@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -222,19 +223,16 @@ func (p *Plugin) installTemplate(ctx context.Context) error {
 // getTemplateVersion returns the version of the named template (nil when
 // it has none) and whether it exists.
 func (p *Plugin) getTemplateVersion(ctx context.Context, name string) (*int, bool, error) {
-	ctx, x := withExchange(ctx)
-	res, err := p.client.Indices.GetIndexTemplate(p.client.Indices.GetIndexTemplate.WithContext(ctx),
-		p.client.Indices.GetIndexTemplate.WithName(name))
-	if err != nil {
-		host, _, _ := x.snapshot()
-		return nil, false, p.networkFailure(host, err)
+	res, ce := p.ownRequest(ctx, func(ctx context.Context) (*esapi.Response, error) {
+		return p.client.Indices.GetIndexTemplate(p.client.Indices.GetIndexTemplate.WithContext(ctx),
+			p.client.Indices.GetIndexTemplate.WithName(name))
+	}, http.StatusNotFound)
+	if ce != nil {
+		return nil, false, ce
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
 		return nil, false, nil
-	}
-	if res.IsError() {
-		return nil, false, p.answerFailure(x, res)
 	}
 	var body struct {
 		IndexTemplates []struct {
@@ -261,29 +259,40 @@ func (p *Plugin) putTemplate(ctx context.Context, name string, create bool) erro
 	if err != nil {
 		return err
 	}
-	ctx, x := withExchange(ctx)
-	opts := []func(*esapi.IndicesPutIndexTemplateRequest){
-		p.client.Indices.PutIndexTemplate.WithContext(ctx),
-		p.client.Indices.PutIndexTemplate.WithCause("stoq elasticsearch connector"),
+	res, ce := p.ownRequest(ctx, func(ctx context.Context) (*esapi.Response, error) {
+		opts := []func(*esapi.IndicesPutIndexTemplateRequest){
+			p.client.Indices.PutIndexTemplate.WithContext(ctx),
+			p.client.Indices.PutIndexTemplate.WithCause("stoq elasticsearch connector"),
+		}
+		if create {
+			opts = append(opts, p.client.Indices.PutIndexTemplate.WithCreate(true))
+		}
+		return p.client.Indices.PutIndexTemplate(name, bytes.NewReader(body), opts...)
+	})
+	if ce != nil {
+		return ce
 	}
-	if create {
-		opts = append(opts, p.client.Indices.PutIndexTemplate.WithCreate(true))
-	}
-	res, err := p.client.Indices.PutIndexTemplate(name, bytes.NewReader(body), opts...)
-	if err != nil {
-		host, _, _ := x.snapshot()
-		return p.networkFailure(host, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return p.answerFailure(x, res)
-	}
+	res.Body.Close()
 	return nil
 }
 
-// answerFailure describes an error answer to one of the connector's own
-// requests.
-func (p *Plugin) answerFailure(x *exchange, res *esapi.Response) *clusterError {
-	host, _, reason := x.snapshot()
-	return p.statusFailure(host, res.StatusCode, reason)
+// ownRequest sends one of the connector's own requests (not a bulk one),
+// with an exchange that records where it went and how it was answered. A
+// request that got no answer, and an error answer whose status is not in
+// accept, is a *clusterError; otherwise the answer is the caller's, to read
+// and close. Callers returning an error check the *clusterError for nil
+// first: a nil *clusterError returned as an error is not a nil error.
+func (p *Plugin) ownRequest(ctx context.Context, send func(context.Context) (*esapi.Response, error), accept ...int) (*esapi.Response, *clusterError) {
+	ctx, x := withExchange(ctx)
+	res, err := send(ctx)
+	if err != nil {
+		host, _, _ := x.snapshot()
+		return nil, p.networkFailure(host, err)
+	}
+	if res.IsError() && !slices.Contains(accept, res.StatusCode) {
+		res.Body.Close()
+		host, _, reason := x.snapshot()
+		return nil, p.statusFailure(host, res.StatusCode, reason)
+	}
+	return res, nil
 }
