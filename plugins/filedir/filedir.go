@@ -246,7 +246,7 @@ func (w *walk) flat(ctx context.Context) error {
 				return err
 			}
 		}
-		if errors.Is(err, io.EOF) || err == nil && len(entries) == 0 {
+		if errors.Is(err, io.EOF) { // ReadDir(n > 0) ends every listing with it
 			return nil
 		}
 		if err != nil {
@@ -336,15 +336,14 @@ func (p *Plugin) Save(ctx context.Context, response *core.StoqResponse) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("filedir: creating results folder: %w", err)
 	}
-	p.sweepOnce(dir)
-	created, err := atomicfile.WriteFile(filepath.Join(dir, name), data, atomicfile.Options{NoReplace: true, Durable: p.fsync})
+	path := filepath.Join(dir, name)
+	created, err := p.writeNew(path, data)
 	if err != nil {
 		return fmt.Errorf("filedir: saving scan %s: %w", name, err)
 	}
 	if created {
 		return nil
 	}
-	path := filepath.Join(dir, name)
 	existing, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("filedir: results file %s exists and cannot be read: %w", path, err)
@@ -383,8 +382,7 @@ func (p *Plugin) Archive(ctx context.Context, payload *core.Payload, request *co
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("filedir: creating archive folder: %w", err)
 	}
-	p.sweepOnce(dir)
-	created, err := atomicfile.WriteFile(filepath.Join(dir, name), payload.Content, atomicfile.Options{NoReplace: true, Durable: p.fsync})
+	created, err := p.writeNew(path, payload.Content)
 	if err != nil {
 		return nil, fmt.Errorf("filedir: archiving payload %s: %w", payload.ID(), err)
 	}
@@ -406,6 +404,14 @@ func (p *Plugin) Archive(ctx context.Context, payload *core.Payload, request *co
 		return nil, fmt.Errorf("filedir: archive file %s already exists with different content: not replaced", path)
 	}
 	return response, nil
+}
+
+// writeNew writes data to path atomically, flushed to disk when fsync is
+// on, and never over an existing file: created is false when path exists.
+// The first write to a folder sweeps its stale temporary files.
+func (p *Plugin) writeNew(path string, data []byte) (created bool, err error) {
+	p.sweepOnce(filepath.Dir(path))
+	return atomicfile.WriteFile(path, data, atomicfile.Options{NoReplace: true, Durable: p.fsync})
 }
 
 // Get loads a payload from the path in task.Results. The payload's
