@@ -48,6 +48,12 @@ func (h *heldTasks) has(id string) bool {
 	return ok
 }
 
+func (h *heldTasks) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.ids)
+}
+
 func (h *heldTasks) list() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -399,7 +405,7 @@ func (p *Plugin) deliveries(ctx context.Context, msgs []redis.XMessage) map[stri
 	out := make(map[string]int64, len(msgs))
 	pending, err := p.client.XPendingExt(ctx, &redis.XPendingExtArgs{
 		Stream: p.stream, Group: p.group, Consumer: p.consumer,
-		Start: msgs[0].ID, End: msgs[len(msgs)-1].ID, Count: int64(len(msgs) + len(p.held.list()) + 10),
+		Start: msgs[0].ID, End: msgs[len(msgs)-1].ID, Count: int64(len(msgs) + p.held.len() + 10),
 	}).Result()
 	if err != nil {
 		p.log.Error("reading delivery counts failed: counting one more delivery", "error", err)
