@@ -115,17 +115,12 @@ func New(cfg *core.Config, log *slog.Logger) (*Plugin, error) {
 }
 
 // magicFilePath resolves option magic_file: each colon-separated path
-// relative to the plugin's folder, as core.Config.Path does for one.
+// relative to the plugin's folder (core.Config.Resolve).
 func magicFilePath(cfg *core.Config) string {
-	raw := strings.TrimSpace(cfg.String("magic_file", ""))
-	if raw == "" {
-		return ""
-	}
 	var paths []string
-	for p := range strings.SplitSeq(raw, ":") {
+	for p := range strings.SplitSeq(cfg.String("magic_file", ""), ":") {
 		if p = strings.TrimSpace(p); p != "" {
-			paths = append(paths, core.NewConfig(cfg.Name(), cfg.Dir(),
-				core.ConfigLayer{Values: map[string]string{"p": p}}).Path("p", ""))
+			paths = append(paths, cfg.Resolve(p))
 		}
 	}
 	return strings.Join(paths, ":")
