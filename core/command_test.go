@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stoq-go/stoq/core/v3"
@@ -13,9 +14,13 @@ import (
 
 func noRun(context.Context, *core.Invocation) error { return nil }
 
+// registerOnce registers the command TestRegisterCommandRejects registers
+// again: the registry is the process's, and -count runs the test again.
+var registerOnce sync.Once
+
 // RegisterCommand refuses, at init, what would break the stoq command.
 func TestRegisterCommandRejects(t *testing.T) {
-	core.RegisterCommand(core.Command{Name: "contract-test-cmd", Run: noRun})
+	registerOnce.Do(func() { core.RegisterCommand(core.Command{Name: "contract-test-cmd", Run: noRun}) })
 	tests := []struct {
 		name string
 		cmd  core.Command
