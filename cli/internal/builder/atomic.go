@@ -36,8 +36,3 @@ func replaceFile(path string, perm fs.FileMode, write func(tmp string) error) er
 	}
 	return nil
 }
-
-// writeFileAtomic replaces path with data (see replaceFile).
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	return replaceFile(path, perm, func(tmp string) error { return os.WriteFile(tmp, data, perm) })
-}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
+
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -195,11 +197,15 @@ func generateModule(dir string, in buildInputs, toolchainVersion string) error {
 		return fmt.Errorf("generating main.go: %w", err)
 	}
 	goSum := seedGoSum(in.goSumFiles(dir)...)
+	// The first build makes the folder ($STOQ_HOME/build, FILE.build).
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{{"go.mod", goMod}, {"go.sum", goSum}, {"main.go", mainGo}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+		if _, err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, atomicfile.Options{Perm: 0o644}); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 // stoqHome is the layout of $STOQ_HOME that install and uninstall manage:
@@ -128,7 +130,8 @@ func (st *installState) save(h stoqHome) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(h.stateFile(), append(data, '\n'), 0o644)
+	_, err = atomicfile.WriteFile(h.stateFile(), append(data, '\n'), atomicfile.Options{Perm: 0o644})
+	return err
 }
 
 func (st *installState) sorted() []InstalledPlugin {

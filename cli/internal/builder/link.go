@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 // linkRequest asks for one binary built from a generated module.
@@ -150,7 +152,7 @@ func (s savedBuildFiles) putBack(restore bool, err error) error {
 	for _, name := range buildFiles {
 		path := filepath.Join(s.dir, name)
 		if data, ok := s.files[name]; ok {
-			_ = writeFileAtomic(path, data, 0o644)
+			_, _ = atomicfile.WriteFile(path, data, atomicfile.Options{Perm: 0o644})
 		} else {
 			_ = os.Remove(path)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 // Record is how a generated binary was built: its kind, the core and Go
@@ -63,8 +65,9 @@ func recordBuild(dir string, r Record, fingerprint string) error {
 	}
 	// The record is informative (the handoff reads it to warn); only a
 	// missing fingerprint would change what the next build does.
-	_ = writeFileAtomic(filepath.Join(dir, recordFile), append(data, '\n'), 0o644)
-	return writeFileAtomic(filepath.Join(dir, fingerprintFile), []byte(fingerprint), 0o644)
+	_, _ = atomicfile.WriteFile(filepath.Join(dir, recordFile), append(data, '\n'), atomicfile.Options{Perm: 0o644})
+	_, err = atomicfile.WriteFile(filepath.Join(dir, fingerprintFile), []byte(fingerprint), atomicfile.Options{Perm: 0o644})
+	return err
 }
 
 // ReadHomeRecord reads the record of $STOQ_HOME/bin/stoq's build.

@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,10 @@ import (
 func TestReplaceFileIsAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "state.json")
-	if err := writeFileAtomic(path, []byte("one"), 0o600); err != nil {
+	write := func(data string, perm fs.FileMode) error {
+		return replaceFile(path, perm, func(tmp string) error { return os.WriteFile(tmp, []byte(data), 0o600) })
+	}
+	if err := write("one", 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
@@ -34,7 +38,7 @@ func TestReplaceFileIsAllOrNothing(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("temporary files are left: %v", entries)
 	}
-	if err := writeFileAtomic(path, []byte("two"), 0o755); err != nil {
+	if err := write("two", 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := os.ReadFile(path); string(data) != "two" {
