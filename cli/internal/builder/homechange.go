@@ -55,6 +55,29 @@ func moveIntoPlace(stage, dest string, asides ...string) func(*transaction) erro
 	}
 }
 
+// stageInstall stages the install of plugin from the folder src into
+// target: the copy beside target, the move that puts it in place (the
+// plugin's previous folder moved aside too when it was installed
+// elsewhere) and its entry in installed.json, which it returns. Its errors
+// are the copy's.
+func (c *homeChange) stageInstall(plugin *Plugin, src, target, source string) (InstalledPlugin, error) {
+	stage, err := c.stageCopy(src, target, plugin.Name)
+	if err != nil {
+		return InstalledPlugin{}, err
+	}
+	var asides []string
+	if old, ok := c.next.Plugins[plugin.Name]; ok && old.Dir != target && filepath.Base(old.Dir) == old.Name {
+		asides = append(asides, old.Dir) // installed elsewhere before (--install-dir)
+	}
+	c.moves = append(c.moves, moveIntoPlace(stage, target, asides...))
+	ip := InstalledPlugin{
+		Name: plugin.Name, Version: plugin.Version, Module: plugin.Module, Dir: target,
+		Source: source, Installed: time.Now().UTC().Truncate(time.Second),
+	}
+	c.next.Plugins[plugin.Name] = ip
+	return ip, nil
+}
+
 // sourceOptions say where the core and cli sources of a build come from.
 type sourceOptions struct {
 	Catalog                      Catalog

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/stoq-go/stoq/core/v3"
 )
@@ -135,21 +134,12 @@ func stagePlugin(ctx context.Context, f *fetcher, t *toolchain, h stoqHome, opts
 	}
 
 	done := opts.Progress.step(fmt.Sprintf("Copying %s %s into %s", plugin.Name, plugin.Version, target), 0)
-	stage, err := change.stageCopy(fetched.Dir, target, plugin.Name)
+	_, err = change.stageInstall(plugin, fetched.Dir, target, fetched.Origin.String())
 	done(err)
 	if err != nil {
 		return fmt.Errorf("copying plugin %s: %w; nothing was installed", plugin.Name, err)
 	}
-	var asides []string
-	if installed && old.Dir != target && filepath.Base(old.Dir) == old.Name {
-		asides = append(asides, old.Dir) // installed elsewhere before (--install-dir)
-	}
-	change.moves = append(change.moves, moveIntoPlace(stage, target, asides...))
 	change.next.setDeclined(plugin.Name, false)
-	change.next.Plugins[plugin.Name] = InstalledPlugin{
-		Name: plugin.Name, Version: plugin.Version, Module: plugin.Module, Dir: target,
-		Source: fetched.Origin.String(), Installed: time.Now().UTC().Truncate(time.Second),
-	}
 	plugin.Dir = target
 	result.Plugin, result.Dir = plugin, target
 	return nil

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/mod/modfile"
 )
@@ -136,21 +135,10 @@ func stageSeed(h stoqHome, s *Seed, lp LinkedPlugin, dir string, change *homeCha
 	if err != nil {
 		return InstalledPlugin{}, err
 	}
-	stage, err := change.stageCopy(dir, target, plugin.Name)
+	ip, err := change.stageInstall(plugin, dir, target, seedSource+s.Binary+": "+lp.Source)
 	if err != nil {
 		return InstalledPlugin{}, fmt.Errorf("copying %s: %w", dir, err)
 	}
-	var asides []string
-	if old, ok := change.next.Plugins[plugin.Name]; ok && old.Dir != target && filepath.Base(old.Dir) == old.Name {
-		asides = append(asides, old.Dir)
-	}
-	change.moves = append(change.moves, moveIntoPlace(stage, target, asides...))
-	ip := InstalledPlugin{
-		Name: plugin.Name, Version: plugin.Version, Module: plugin.Module, Dir: target,
-		Source:    seedSource + s.Binary + ": " + lp.Source,
-		Installed: time.Now().UTC().Truncate(time.Second),
-	}
-	change.next.Plugins[plugin.Name] = ip
 	return ip, nil
 }
 
