@@ -161,7 +161,7 @@ func (s *buildSources) moduleDir(given, sub, module string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := checkModuleDir(dir, module); err != nil {
+	if err := checkModuleDir(dir, module); err != nil {
 		return "", err
 	}
 	if given == "" && s.treeIsTemp {

@@ -54,9 +54,6 @@ type fetchedPlugin struct {
 	// Dir is the plugin folder: in the fetcher's temporary folder for git
 	// sources, the folder itself for a path or a catalogue folder.
 	Dir string
-	// Temporary is set when Dir belongs to the fetcher (or the module
-	// cache).
-	Temporary bool
 	// WantName is the name the plugin must have (the requested stoq:NAME);
 	// Prefer the manifest to pick among several (its folder's name).
 	WantName, Prefer string
@@ -303,7 +300,7 @@ func (f *fetcher) fetchGitRef(ctx context.Context, spec Spec, r *gitRepo, locati
 		return nil, fmt.Errorf("%s: %s has no folder %s at %s%s", spec.raw, location, dir, refLabel(picked.Ref), availablePlugins(filepath.Join(root, "plugins")))
 	}
 	return &fetchedPlugin{
-		Dir: pluginRoot, Temporary: true, Version: picked.Version,
+		Dir: pluginRoot, Version: picked.Version,
 		Origin: sourceOrigin{Spec: spec.raw, Location: location, Ref: refLabel(picked.Ref), Commit: commit},
 	}, nil
 }
@@ -481,7 +478,7 @@ func (f *fetcher) downloadModule(ctx context.Context, t *toolchain, spec Spec, v
 		return nil, fmt.Errorf("downloading %s: %w", ref, err)
 	}
 	return &fetchedPlugin{
-		Dir: m.Dir, Temporary: true, Prefer: path.Base(spec.module), Version: m.Version, ModVersion: m.Version,
+		Dir: m.Dir, Prefer: path.Base(spec.module), Version: m.Version, ModVersion: m.Version,
 		Origin: sourceOrigin{Spec: spec.raw, Location: "module " + m.Path + "@" + m.Version, Ref: m.Version},
 	}, nil
 }

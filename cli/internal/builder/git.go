@@ -258,15 +258,6 @@ type pickedRef struct {
 	Version string
 }
 
-// pickRef is the first of pickRefs: the ref for want.
-func pickRef(refNames []string, prefix, want, what string) (pickedRef, error) {
-	refs, err := pickRefs(refNames, prefix, want, what)
-	if err != nil {
-		return pickedRef{}, err
-	}
-	return refs[0], nil
-}
-
 // pickRefs chooses among refNames (full names) the refs for want under the
 // tag prefix (such as "plugins/hash/"; "" for a repository's own v1.2.3
 // tags), best first. want is "" (the release tags, highest first; else the

@@ -8,6 +8,15 @@ import (
 	"testing"
 )
 
+// pickRef is the first of pickRefs: the ref for want.
+func pickRef(refNames []string, prefix, want, what string) (pickedRef, error) {
+	refs, err := pickRefs(refNames, prefix, want, what)
+	if err != nil {
+		return pickedRef{}, err
+	}
+	return refs[0], nil
+}
+
 func TestPickRef(t *testing.T) {
 	refs := []string{
 		"refs/heads/main", "refs/heads/dev",

@@ -98,15 +98,6 @@ func (st *installState) setDeclined(name string, declined bool) {
 	st.Uninstalled = kept
 }
 
-// listInstalled lists the plugins installed in home, by name.
-func listInstalled(home string) ([]InstalledPlugin, error) {
-	st, err := loadState(stoqHome{home})
-	if err != nil {
-		return nil, err
-	}
-	return st.sorted(), nil
-}
-
 func loadState(h stoqHome) (*installState, error) {
 	st := &installState{Plugins: map[string]InstalledPlugin{}}
 	data, err := os.ReadFile(h.stateFile())

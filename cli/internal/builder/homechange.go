@@ -106,7 +106,7 @@ func (c *homeChange) stageSources(ctx context.Context, f *fetcher, h stoqHome, o
 	}
 	var moves []func(*transaction) error
 	for _, s := range sources {
-		if _, err := checkModuleDir(s.from, s.module); err != nil {
+		if err := checkModuleDir(s.from, s.module); err != nil {
 			return fmt.Errorf("%s sources: %w; nothing was installed", s.what, err)
 		}
 		stage, err := c.stageCopy(s.from, s.dest, s.what)

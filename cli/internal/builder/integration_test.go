@@ -241,9 +241,9 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if !strings.Contains(string(gomod), "example.org/stoqtest/hello => "+res.Dir) {
 			t.Errorf("the kept go.mod does not replace hello:\n%s", gomod)
 		}
-		installed, err := listInstalled(home)
-		if err != nil || len(installed) != 1 || !strings.Contains(installed[0].Source, "tag plugins/hello/v1.0.0") {
-			t.Errorf("installed %+v, %v", installed, err)
+		st, err := loadState(h)
+		if err != nil || len(st.sorted()) != 1 || !strings.Contains(st.sorted()[0].Source, "tag plugins/hello/v1.0.0") {
+			t.Errorf("installed %+v, %v", st, err)
 		}
 		info, err := ReadHomeRecord(home)
 		if err != nil || info.Kind != KindInstall || len(info.Plugins) != 1 || info.Plugins[0].Version != "1.0.0" {
@@ -343,8 +343,8 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if got := scanWith(t, h.Binary(), environ, "hello"); got["version"] != "1.0.0" {
 			t.Errorf("the old binary does not scan: %v", got)
 		}
-		if installed, _ := listInstalled(home); len(installed) != 1 {
-			t.Errorf("installed %+v", installed)
+		if st, _ := loadState(h); st == nil || len(st.sorted()) != 1 {
+			t.Errorf("installed %+v", st)
 		}
 	})
 

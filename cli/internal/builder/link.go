@@ -74,11 +74,9 @@ func linkBinary(ctx context.Context, req linkRequest) (*LinkResult, error) {
 		return result, nil
 	}
 	previous := saveBuildFiles(req.BuildDir)
-	if err := generateModule(req.BuildDir, req.buildInputs, t.Version); err != nil {
+	if err := generateOnly(req); err != nil {
 		return nil, previous.putBack(req.RestoreOnFailure, err)
 	}
-	// From here the folder no longer describes the binary in place.
-	_ = os.Remove(filepath.Join(req.BuildDir, fingerprintFile))
 	if err := resolveModules(ctx, req); err != nil {
 		return nil, previous.putBack(req.RestoreOnFailure, err)
 	}
@@ -92,8 +90,9 @@ func linkBinary(ctx context.Context, req linkRequest) (*LinkResult, error) {
 	return result, nil
 }
 
-// generateOnly is the generate-only stop: the module is written and the
-// fingerprint removed (no binary is built from this folder yet).
+// generateOnly writes the module and removes the fingerprint: from here the
+// folder no longer describes a binary (none is built from it yet). It is
+// the generate-only stop, and the first step of a build.
 func generateOnly(req linkRequest) error {
 	if err := generateModule(req.BuildDir, req.buildInputs, req.Toolchain.Version); err != nil {
 		return err

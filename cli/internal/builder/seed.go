@@ -70,7 +70,7 @@ func seedCoreAndCLI(s *Seed, coreVersion string) (coreDir, cliDir string) {
 	if v, err := readCoreVersion(coreDir); err != nil || v != coreVersion {
 		return "", ""
 	}
-	if _, err := checkModuleDir(cliDir, cliModule); err != nil {
+	if err := checkModuleDir(cliDir, cliModule); err != nil {
 		return "", ""
 	}
 	return coreDir, cliDir

@@ -55,21 +55,18 @@ const (
 func readCoreVersion(dir string) (string, error) { return plugincheck.CoreVersion(dir) }
 
 // checkModuleDir checks that dir holds the Go module path.
-func checkModuleDir(dir, path string) (goVersion string, err error) {
+func checkModuleDir(dir, path string) error {
 	gomodPath := filepath.Join(dir, "go.mod")
 	data, err := os.ReadFile(gomodPath)
 	if err != nil {
-		return "", fmt.Errorf("%s sources: %w", path, err)
+		return fmt.Errorf("%s sources: %w", path, err)
 	}
 	mf, err := modfile.ParseLax(gomodPath, data, nil)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if mf.Module == nil || mf.Module.Mod.Path != path {
-		return "", fmt.Errorf("%s is not the module %s", gomodPath, path)
+		return fmt.Errorf("%s is not the module %s", gomodPath, path)
 	}
-	if mf.Go != nil {
-		goVersion = mf.Go.Version
-	}
-	return goVersion, nil
+	return nil
 }
