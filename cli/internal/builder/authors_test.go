@@ -106,6 +106,10 @@ func versionedCatalog(t *testing.T) Catalog {
 	return cat
 }
 
+// anyGo is a toolchain that lets go pick the Go a plugin needs: these
+// tests check what is fetched, not the local Go.
+var anyGo = &toolchain{switching: true}
+
 func fetchAndCheck(t *testing.T, cat Catalog, spec string) (*Plugin, error) {
 	t.Helper()
 	f, err := newFetcher(nil)
@@ -117,7 +121,7 @@ func fetchAndCheck(t *testing.T, cat Catalog, spec string) (*Plugin, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _, err := fetchAndValidate(context.Background(), f, nil, s, cat, pickOptions{CoreVersion: core.Version}, nil)
+	p, _, err := fetchAndValidate(context.Background(), f, anyGo, s, cat, pickOptions{CoreVersion: core.Version}, nil)
 	return p, err
 }
 
@@ -161,7 +165,7 @@ func TestInstallFromAFolderNamedUnlikeThePlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _, err := fetchAndValidate(context.Background(), nil, nil, spec, Catalog{}, pickOptions{CoreVersion: core.Version}, nil)
+	p, _, err := fetchAndValidate(context.Background(), nil, anyGo, spec, Catalog{}, pickOptions{CoreVersion: core.Version}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

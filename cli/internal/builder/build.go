@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -248,22 +249,13 @@ func (s *buildSources) catalogPlugins() ([]link, error) {
 // withPlugin fetches and validates one --with plugin.
 func (s *buildSources) withPlugin(ctx context.Context, spec Spec) (link, error) {
 	pick := pickOptions{CoreVersion: s.opts.CoreVersion, Force: s.opts.Force}
-	fetched, err := s.fetcher.fetchPlugin(ctx, s.toolchain, spec, s.opts.Catalog, pick)
-	if err != nil {
-		return link{}, err
-	}
-	plugin, err := validatePlugin(fetched.Dir, fetched.validateOptions(pick))
-	if err != nil {
+	plugin, fetched, err := fetchAndValidate(ctx, s.fetcher, s.toolchain, spec, s.opts.Catalog, pick, s.opts.Progress)
+	var bad *manifestError
+	if errors.As(err, &bad) {
 		return link{}, fmt.Errorf("--with %s: %w", spec.raw, err)
 	}
-	if spec.kind == fromModule && plugin.Module != spec.module {
-		return link{}, fmt.Errorf("--with %s: its manifest names module %s", spec.raw, plugin.Module)
-	}
-	if err := s.toolchain.need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+	if err != nil {
 		return link{}, err
-	}
-	for _, w := range plugin.Warnings {
-		s.opts.Progress.warnf("%s", w)
 	}
 	return link{Plugin: *plugin, Source: fetched.Origin.String(), ModVersion: fetched.ModVersion}, nil
 }

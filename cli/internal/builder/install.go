@@ -2,6 +2,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,10 +116,15 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 // puts it in place and its entry in installed.json.
 func stagePlugin(ctx context.Context, f *fetcher, t *toolchain, h stoqHome, opts InstallOptions, change *homeChange, result *InstallResult) error {
 	plugin, fetched, err := fetchAndValidate(ctx, f, t, opts.Spec, opts.Catalog, pickOptions{CoreVersion: opts.CoreVersion, Force: opts.Force}, opts.Progress)
-	if err != nil {
-		return err
+	var bad *manifestError
+	if errors.As(err, &bad) {
+		also := ""
+		if bad.err == nil {
+			also = ", not " + opts.Spec.module
+		}
+		return fmt.Errorf("%s: %w%s; nothing was installed", opts.Spec.raw, err, also)
 	}
-	if err := t.need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+	if err != nil {
 		return fmt.Errorf("%w; nothing was installed", err)
 	}
 	target, err := installTarget(h, opts.InstallDir, plugin.Name)
@@ -180,21 +186,44 @@ func refuseToReplace(target string, plugin *Plugin, old InstalledPlugin, install
 	return fmt.Errorf("%s: pass --upgrade to replace it with %s %s; nothing was changed", what, plugin.Name, plugin.Version)
 }
 
-// fetchAndValidate fetches spec and validates it, printing its warnings.
+// fetchAndValidate fetches spec and validates its plugin (printing the
+// warnings), checks that a module spec's manifest names that module and
+// that the toolchain is new enough for the plugin's go.mod. Install and build
+// both use it and word its errors their way; a manifest that fails is a
+// *manifestError, which they prefix with the spec.
 func fetchAndValidate(ctx context.Context, f *fetcher, t *toolchain, spec Spec, cat Catalog, pick pickOptions, p *Progress) (*Plugin, *fetchedPlugin, error) {
 	fetched, err := f.fetchPlugin(ctx, t, spec, cat, pick)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w; nothing was installed", err)
+		return nil, nil, err
 	}
 	plugin, err := validatePlugin(fetched.Dir, fetched.validateOptions(pick))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w; nothing was installed", spec.raw, err)
+		return nil, nil, &manifestError{err: err}
 	}
 	if spec.kind == fromModule && plugin.Module != spec.module {
-		return nil, nil, fmt.Errorf("%s: its manifest names module %s, not %s; nothing was installed", spec.raw, plugin.Module, spec.module)
+		return nil, nil, &manifestError{module: plugin.Module}
 	}
 	for _, w := range plugin.Warnings {
 		p.warnf("%s", w)
 	}
+	if err := t.need(plugin.GoVersion, "plugin "+plugin.Name); err != nil {
+		return nil, nil, err
+	}
 	return plugin, fetched, nil
 }
+
+// manifestError is a fetched plugin's manifest refused by fetchAndValidate:
+// invalid (err), or naming another module than the module spec's.
+type manifestError struct {
+	err    error
+	module string
+}
+
+func (e *manifestError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return "its manifest names module " + e.module
+}
+
+func (e *manifestError) Unwrap() error { return e.err }
