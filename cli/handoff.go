@@ -38,7 +38,11 @@ func handoffTarget(env *Env, args []string, getenv func(string) string, executab
 		return "", false
 	}
 	target, ok := installedBinary(env, executable)
-	if !ok || !homeBinaryIsCurrent(env) || !homeBinaryStandsIn(env, executable) {
+	if !ok {
+		return "", false
+	}
+	record, err := builder.ReadHomeRecord(env.Home)
+	if !homeBinaryIsCurrent(env, record, err) || !homeBinaryStandsIn(env, executable, record, err) {
 		return "", false
 	}
 	return target, true
@@ -49,17 +53,17 @@ func handoffTarget(env *Env, args []string, getenv func(string) string, executab
 // purpose, it runs itself): then only once an install it ran seeded
 // $STOQ_HOME with its plugins (make's bin/stoq, then bin/stoq install X),
 // and while $STOQ_HOME/bin/stoq links every one of them at the same
-// version, except those uninstalled since.
-func homeBinaryStandsIn(env *Env, executable func() (string, error)) bool {
+// version, except those uninstalled since. record is its build record,
+// recordErr the error reading it.
+func homeBinaryStandsIn(env *Env, executable func() (string, error), record builder.Record, recordErr error) bool {
 	if env.Build.Kind != BuildKindBuild {
 		return true
 	}
 	seed := seedOf(env, executable)
-	if seed == nil {
+	if seed == nil || recordErr != nil {
 		return false
 	}
-	ok, _ := builder.HomeStandsIn(env.Home, seed.Binary, core.Version, seed.Plugins)
-	return ok
+	return builder.HomeStandsIn(env.Home, record, seed.Binary, core.Version, seed.Plugins)
 }
 
 // handoffRefused reports whether this stoq runs itself whatever is
@@ -108,11 +112,10 @@ func installedBinary(env *Env, executable func() (string, error)) (string, bool)
 }
 
 // homeBinaryIsCurrent reports whether $STOQ_HOME/bin/stoq was
-// built for this core version, from its build record; when it was not, it
-// warns that stoq install --rebuild makes a new one. A binary without a
-// record is used.
-func homeBinaryIsCurrent(env *Env) bool {
-	record, err := builder.ReadHomeRecord(env.Home)
+// built for this core version, from its build record (record, or err
+// reading it); when it was not, it warns that stoq install --rebuild makes
+// a new one. A binary without a record is used.
+func homeBinaryIsCurrent(env *Env, record builder.Record, err error) bool {
 	if err == nil && record.CoreVersion != core.Version {
 		fmt.Fprintf(env.Stderr, "stoq: %s was built for stoq %s and this is stoq %s: not using it (rebuild it with `stoq install --rebuild`)\n",
 			filepath.Join(env.BinDir(), "stoq"), record.CoreVersion, core.Version)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -64,10 +65,8 @@ type installState struct {
 
 // standInFor records that bin/stoq stands in for the binary at path.
 func (st *installState) standInFor(path string) {
-	for _, p := range st.StandsInFor {
-		if p == path {
-			return
-		}
+	if slices.Contains(st.StandsInFor, path) {
+		return
 	}
 	st.StandsInFor = append(st.StandsInFor, path)
 	sort.Strings(st.StandsInFor)
@@ -75,12 +74,7 @@ func (st *installState) standInFor(path string) {
 
 // declined reports whether the user uninstalled plugin name.
 func (st *installState) declined(name string) bool {
-	for _, n := range st.Uninstalled {
-		if n == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(st.Uninstalled, name)
 }
 
 // setDeclined records (or forgets) that the user uninstalled plugin name.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -142,42 +143,24 @@ func stageSeed(h stoqHome, s *Seed, lp LinkedPlugin, dir string, change *homeCha
 	return ip, nil
 }
 
-// HomeStandsIn reports whether $STOQ_HOME/bin/stoq can run instead of the
-// `stoq build` binary at binary, which links plugins: an install run by
-// that binary seeded $STOQ_HOME (it stands in for it), and it was built for
-// coreVersion and links each of the plugins at the same version, except
-// those the user uninstalled since. When it cannot, why says so.
-func HomeStandsIn(home, binary, coreVersion string, plugins []LinkedPlugin) (ok bool, why string) {
+// HomeStandsIn reports whether $STOQ_HOME/bin/stoq, built as record says,
+// can run instead of the `stoq build` binary at binary, which links
+// plugins: an install run by that binary seeded $STOQ_HOME (it stands in
+// for it), and it was built for coreVersion and links each of the plugins
+// at the same version, except those the user uninstalled since.
+func HomeStandsIn(home string, record Record, binary, coreVersion string, plugins []LinkedPlugin) bool {
 	st, err := loadState(stoqHome{home})
-	if err != nil {
-		return false, err.Error()
-	}
-	seededBy := false
-	for _, p := range st.StandsInFor {
-		seededBy = seededBy || p == binary
-	}
-	if !seededBy {
-		return false, "no install run by " + binary + " seeded it"
-	}
-	record, err := ReadHomeRecord(home)
-	if err != nil {
-		return false, err.Error()
-	}
-	if record.CoreVersion != coreVersion {
-		return false, fmt.Sprintf("it was built for stoq %s", record.CoreVersion)
+	if err != nil || !slices.Contains(st.StandsInFor, binary) || record.CoreVersion != coreVersion {
+		return false
 	}
 	linked := map[string]string{}
 	for _, p := range record.Plugins {
 		linked[p.Name] = p.Version
 	}
-	var lacks []string
 	for _, p := range plugins {
 		if v, ok := linked[p.Name]; (!ok || v != p.Version) && !st.declined(p.Name) {
-			lacks = append(lacks, p.Name+" "+p.Version)
+			return false
 		}
 	}
-	if len(lacks) > 0 {
-		return false, "it lacks " + strings.Join(lacks, ", ")
-	}
-	return true, ""
+	return true
 }
