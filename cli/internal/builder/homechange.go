@@ -82,11 +82,11 @@ func (c *homeChange) stageInstall(plugin *Plugin, src, target, source string) (I
 type sourceOptions struct {
 	Catalog                      Catalog
 	CoreDir, CLIDir, CoreVersion string
-	// SeedCoreDir and SeedCLIDir are the core and cli folders the running
-	// binary was built from (at the running version), used before the
-	// catalogue's when $STOQ_HOME/src lacks them.
-	SeedCoreDir, SeedCLIDir string
-	Progress                *Progress
+	// Seed is the running binary: the core and cli folders it was built
+	// from (when at the running version) are used before the catalogue's
+	// when $STOQ_HOME/src lacks them.
+	Seed     *Seed
+	Progress *Progress
 }
 
 // homeSource is one module of $STOQ_HOME/src to copy in.
@@ -129,23 +129,30 @@ func homeSourcesToCopy(ctx context.Context, f *fetcher, h stoqHome, opts sourceO
 	}
 	_, cliErr := os.Stat(filepath.Join(h.CLISrc(), "go.mod"))
 	needCore := opts.CoreDir != "" || !haveCore
-	needCLI := opts.CLIDir != "" || cliErr != nil || (needCore && opts.CoreDir == "")
+	// findCore and findCLI: needed and not given, so taken from the running
+	// binary's folders, else the catalogue's tree.
+	findCore := needCore && opts.CoreDir == ""
+	needCLI := opts.CLIDir != "" || cliErr != nil || findCore
+	findCLI := needCLI && opts.CLIDir == ""
 	if !needCore && !needCLI {
 		return nil, nil
 	}
 	// The running binary's own core and cli folders come before the
 	// catalogue's (seedCoreAndCLI gives both, or neither).
-	if opts.SeedCoreDir != "" && ((needCore && opts.CoreDir == "") || (needCLI && opts.CLIDir == "")) {
-		opts.Progress.printf("Using the stoq core and cli this stoq was built from (%s, %s)", opts.SeedCoreDir, opts.SeedCLIDir)
-		if needCore && opts.CoreDir == "" {
-			opts.CoreDir = opts.SeedCoreDir
-		}
-		if needCLI && opts.CLIDir == "" {
-			opts.CLIDir = opts.SeedCLIDir
+	if findCore || findCLI {
+		if seedCore, seedCLI := seedCoreAndCLI(opts.Seed, opts.CoreVersion); seedCore != "" {
+			opts.Progress.printf("Using the stoq core and cli this stoq was built from (%s, %s)", seedCore, seedCLI)
+			if findCore {
+				opts.CoreDir = seedCore
+			}
+			if findCLI {
+				opts.CLIDir = seedCLI
+			}
+			findCore, findCLI = false, false
 		}
 	}
 	var tree string
-	if (needCore && opts.CoreDir == "") || (needCLI && opts.CLIDir == "") {
+	if findCore || findCLI {
 		root, origin, err := f.fetchCoreTree(ctx, opts.Catalog, opts.CoreVersion)
 		if err != nil {
 			return nil, fmt.Errorf("getting the core and cli sources: %w; nothing was installed", err)

@@ -57,9 +57,7 @@ type InstallResult struct {
 }
 
 func (opts InstallOptions) sources() sourceOptions {
-	so := sourceOptions{Catalog: opts.Catalog, CoreDir: opts.CoreDir, CLIDir: opts.CLIDir, CoreVersion: opts.CoreVersion, Progress: opts.Progress}
-	so.SeedCoreDir, so.SeedCLIDir = seedCoreAndCLI(opts.Seed, opts.CoreVersion)
-	return so
+	return sourceOptions{Catalog: opts.Catalog, CoreDir: opts.CoreDir, CLIDir: opts.CLIDir, CoreVersion: opts.CoreVersion, Seed: opts.Seed, Progress: opts.Progress}
 }
 
 // Install validates a plugin, copies it into $STOQ_HOME/plugins/NAME (or

@@ -25,6 +25,10 @@ type Seed struct {
 	Binary string
 	// Plugins are the plugins it links (its build record).
 	Plugins []LinkedPlugin
+
+	// dirs and dirsErr are seedFolders, once read (folders).
+	dirs    map[string]string
+	dirsErr error
 }
 
 // seedSource prefixes the recorded source of a seeded plugin.
@@ -57,13 +61,22 @@ func seedFolders(s *Seed) (map[string]string, error) {
 	return dirs, nil
 }
 
+// folders is seedFolders(s), read on first use: the seeding and the core
+// and cli sources may both need it.
+func (s *Seed) folders() (map[string]string, error) {
+	if s.dirs == nil && s.dirsErr == nil {
+		s.dirs, s.dirsErr = seedFolders(s)
+	}
+	return s.dirs, s.dirsErr
+}
+
 // seedCoreAndCLI are the core and cli folders the seed binary was built
 // from, when they are the running core version ("" when not).
 func seedCoreAndCLI(s *Seed, coreVersion string) (coreDir, cliDir string) {
 	if s == nil {
 		return "", ""
 	}
-	dirs, err := seedFolders(s)
+	dirs, err := s.folders()
 	if err != nil {
 		return "", ""
 	}
@@ -101,7 +114,7 @@ func stageSeeds(h stoqHome, s *Seed, except string, change *homeChange, pick pic
 	if len(todo) == 0 {
 		return nil
 	}
-	dirs, err := seedFolders(s)
+	dirs, err := s.folders()
 	if err != nil {
 		p.warnf("cannot seed %s with the plugins %s links (%v): install them with stoq install stoq:NAME", h.Dir, s.Binary, err)
 		return nil
