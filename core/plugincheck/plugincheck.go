@@ -137,7 +137,7 @@ func readManifest(dir string, opts Options) (*core.Manifest, error) {
 	if want == "" {
 		want = opts.Prefer
 	}
-	manifestPath, err := findManifest(dir, want)
+	manifestPath, err := FindManifest(dir, want)
 	if err != nil {
 		return nil, err
 	}
@@ -160,9 +160,10 @@ func readManifest(dir string, opts Options) (*core.Manifest, error) {
 	return m, nil
 }
 
-// findManifest returns the NAME.stoq of the plugin folder dir: want.stoq
-// when want is set and exists, else the only .stoq file.
-func findManifest(dir, want string) (string, error) {
+// FindManifest returns the NAME.stoq of the plugin folder dir: want.stoq
+// when want is set and exists, else the only .stoq file. The error says
+// why there is none (no folder, no manifest, several, a bare repository).
+func FindManifest(dir, want string) (string, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return "", fmt.Errorf("plugin folder %s: %w", dir, err)
@@ -182,7 +183,7 @@ func findManifest(dir, want string) (string, error) {
 	}
 	switch len(matches) {
 	case 0:
-		if isBareRepository(dir) {
+		if IsBareRepository(dir) {
 			return "", fmt.Errorf("%s is a bare git repository, not a plugin folder: install it as a git source (file://%s)", dir, filepath.ToSlash(dir))
 		}
 		return "", fmt.Errorf("no plugin manifest (NAME.stoq) in %s", dir)
@@ -197,9 +198,9 @@ func findManifest(dir, want string) (string, error) {
 	return "", fmt.Errorf("%s holds several manifests (%s): a plugin folder holds one NAME.stoq", dir, strings.Join(names, ", "))
 }
 
-// isBareRepository reports whether dir looks like a bare git repository
+// IsBareRepository reports whether dir looks like a bare git repository
 // (HEAD, objects/ and refs/ at its root).
-func isBareRepository(dir string) bool {
+func IsBareRepository(dir string) bool {
 	for _, name := range []string{"HEAD", "objects", "refs"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return false

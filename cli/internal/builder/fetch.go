@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/plugincheck"
 	"golang.org/x/mod/semver"
 )
 
@@ -90,13 +91,9 @@ func (pick pickOptions) madeFor(dir, prefer string) error {
 	if pick.Force {
 		return nil
 	}
-	path := filepath.Join(dir, prefer+".stoq")
-	if _, err := os.Stat(path); prefer == "" || err != nil {
-		matches, _ := filepath.Glob(filepath.Join(dir, "*.stoq"))
-		if len(matches) != 1 {
-			return nil
-		}
-		path = matches[0]
+	path, err := plugincheck.FindManifest(dir, prefer)
+	if err != nil {
+		return nil
 	}
 	m, err := core.ReadManifest(path)
 	if err != nil || strings.TrimSpace(m.MinStoqVersion) == "" {

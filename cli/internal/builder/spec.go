@@ -135,9 +135,9 @@ func parseModuleSpec(s string) (Spec, error) {
 // for anything else.
 func parseRepositoryPath(s string) (spec Spec, ok bool, err error) {
 	p, version := s, ""
-	if !isBareRepository(expandHome(p)) {
+	if !plugincheck.IsBareRepository(expandHome(p)) {
 		i := strings.LastIndex(s, "@")
-		if i <= 0 || !isBareRepository(expandHome(s[:i])) {
+		if i <= 0 || !plugincheck.IsBareRepository(expandHome(s[:i])) {
 			return Spec{}, false, nil
 		}
 		p, version = s[:i], s[i+1:]
@@ -150,17 +150,6 @@ func parseRepositoryPath(s string) (spec Spec, ok bool, err error) {
 		return Spec{}, true, fmt.Errorf("%s: %w", s, err)
 	}
 	return Spec{kind: fromGit, raw: s, url: abs, version: version}, true, nil
-}
-
-// isBareRepository reports whether dir is a bare git repository (HEAD,
-// objects/ and refs/ at its root, no work tree).
-func isBareRepository(dir string) bool {
-	for _, name := range []string{"HEAD", "objects", "refs"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // expandHome expands a leading ~/ to the user's home folder.
