@@ -65,11 +65,10 @@ func linkInside(root, path, target string) (string, error) {
 	if !filepath.IsAbs(resolved) {
 		resolved = filepath.Join(filepath.Dir(path), target)
 	}
-	rel, err := filepath.Rel(root, filepath.Clean(resolved))
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+	if !within(root, resolved) {
 		return "", fmt.Errorf("%s: symbolic link to %s points outside the plugin folder %s: refused", path, target, root)
 	}
-	return filepath.Rel(filepath.Dir(path), filepath.Join(root, rel))
+	return filepath.Rel(filepath.Dir(path), resolved)
 }
 
 func copyFile(src, dst string, perm fs.FileMode) error {

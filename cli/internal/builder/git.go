@@ -192,7 +192,7 @@ func (r *gitRepo) commitOf(ref plumbing.ReferenceName) (*object.Commit, error) {
 // stay inside dest, and links to stay inside the tree.
 func writeTree(tree *object.Tree, dest string) error {
 	return tree.Files().ForEach(func(f *object.File) error {
-		if !path.IsAbs(f.Name) && (f.Name == ".." || strings.HasPrefix(f.Name, "../") || strings.Contains(f.Name, "/../")) ||
+		if f.Name == ".." || strings.HasPrefix(f.Name, "../") || strings.Contains(f.Name, "/../") ||
 			path.IsAbs(f.Name) || strings.Contains(f.Name, "\\") {
 			return fmt.Errorf("%s: unsafe path in the repository: refused", f.Name)
 		}
