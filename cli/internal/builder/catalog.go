@@ -39,6 +39,24 @@ func (c Catalog) String() string {
 	return fmt.Sprintf("%s (%s)", c.location, c.from)
 }
 
+// gitLocation is where the catalogue is read through git: its URL, else
+// its folder.
+func (c Catalog) gitLocation() string {
+	if c.url != "" {
+		return c.url
+	}
+	return c.dir
+}
+
+// withOfflineHint adds offlineHint to err when the catalogue is a URL and
+// err looks like a failure to reach it.
+func (c Catalog) withOfflineHint(err error) error {
+	if err != nil && c.url != "" && isNetworkError(err) {
+		return fmt.Errorf("%w\n%s", err, offlineHint)
+	}
+	return err
+}
+
 // ResolveCatalog picks the catalogue, first set wins: flag (--catalog),
 // $STOQ_CATALOG (read with getenv, os.Getenv when nil), [core] plugin_repo
 // of configFile (a missing file is no error; a relative folder there is

@@ -114,10 +114,13 @@ type fetcher struct {
 	tmp      string
 	progress *Progress
 	repos    map[string]*gitRepo
-	trees    map[string]string // location + ref → materialized root
+	trees    map[string]fetchedTree // by location, ref and folders
 	refs     map[string][]string
 	seq      int
 }
+
+// fetchedTree is a materialized tree: its root folder and the commit read.
+type fetchedTree struct{ root, commit string }
 
 // newFetcher makes a fetcher reporting to progress (nil for none).
 func newFetcher(progress *Progress) (*fetcher, error) {
@@ -125,7 +128,7 @@ func newFetcher(progress *Progress) (*fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fetcher{tmp: tmp, progress: progress, repos: map[string]*gitRepo{}, trees: map[string]string{}, refs: map[string][]string{}}, nil
+	return &fetcher{tmp: tmp, progress: progress, repos: map[string]*gitRepo{}, trees: map[string]fetchedTree{}, refs: map[string][]string{}}, nil
 }
 
 // Close removes what was fetched.
@@ -160,8 +163,8 @@ func (f *fetcher) refNames(ctx context.Context, r *gitRepo) ([]string, error) {
 // tree materializes dirs of ref ("" = default branch) once per operation.
 func (f *fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceName, dirs []string, what string) (root, commit string, err error) {
 	key := r.location + "\x00" + ref.String() + "\x00" + strings.Join(dirs, "\x00")
-	if root, ok := f.trees[key]; ok {
-		return root, f.trees[key+"\x00commit"], nil
+	if t, ok := f.trees[key]; ok {
+		return t.root, t.commit, nil
 	}
 	f.seq++
 	root = filepath.Join(f.tmp, fmt.Sprintf("tree%d", f.seq))
@@ -175,7 +178,7 @@ func (f *fetcher) tree(ctx context.Context, r *gitRepo, ref plumbing.ReferenceNa
 	if err != nil {
 		return "", "", err
 	}
-	f.trees[key], f.trees[key+"\x00commit"] = root, commit
+	f.trees[key] = fetchedTree{root, commit}
 	return root, commit, nil
 }
 
@@ -196,15 +199,8 @@ func (f *fetcher) fetchPlugin(ctx context.Context, t *toolchain, spec Spec, cat 
 			}
 			return &fetchedPlugin{Dir: dir, WantName: spec.name, Origin: sourceOrigin{Spec: spec.raw, Location: cat.dir}}, nil
 		}
-		location := cat.url
-		if location == "" {
-			location = cat.dir
-		}
-		fp, err := f.fetchGit(ctx, spec, location, pluginDir(spec.name), spec.name, "", fmt.Sprintf("%s in the catalogue %s", spec.raw, cat), pick)
-		if err != nil && cat.url != "" && isNetworkError(err) {
-			return nil, fmt.Errorf("%w\n%s", err, offlineHint)
-		}
-		return fp, err
+		fp, err := f.fetchGit(ctx, spec, cat.gitLocation(), pluginDir(spec.name), spec.name, "", fmt.Sprintf("%s in the catalogue %s", spec.raw, cat), pick)
+		return fp, cat.withOfflineHint(err)
 	case fromGit:
 		prefer := ""
 		if spec.dir != "" {
@@ -330,10 +326,7 @@ func availablePlugins(dir string) string {
 // version.
 func (f *fetcher) fetchCoreTree(ctx context.Context, cat Catalog, coreVersion string) (root string, origin sourceOrigin, err error) {
 	root, origin, err = f.coreTree(ctx, cat, coreVersion)
-	if err != nil && cat.url != "" && isNetworkError(err) {
-		err = fmt.Errorf("%w\n%s", err, offlineHint)
-	}
-	return root, origin, err
+	return root, origin, cat.withOfflineHint(err)
 }
 
 func (f *fetcher) coreTree(ctx context.Context, cat Catalog, coreVersion string) (root string, origin sourceOrigin, err error) {
@@ -345,11 +338,7 @@ func (f *fetcher) coreTree(ctx context.Context, cat Catalog, coreVersion string)
 		}
 		diskVersion = v
 	}
-	location := cat.url
-	if location == "" {
-		location = cat.dir
-	}
-	r, err := f.repo(location)
+	r, err := f.repo(cat.gitLocation())
 	if err != nil {
 		if diskVersion != "" {
 			return "", sourceOrigin{}, fmt.Errorf("the catalogue %s has core %s and this stoq is %s (and it is no git repository to find tag %s in): pass --core-dir and --cli-dir",
@@ -383,7 +372,7 @@ func (f *fetcher) coreTree(ctx context.Context, cat Catalog, coreVersion string)
 		return "", sourceOrigin{}, fmt.Errorf("the catalogue %s has no tag %s and its default branch has core %s; this stoq is %s: pass --core-dir and --cli-dir, or use a stoq of that version",
 			cat, coreTag(coreVersion), got, coreVersion)
 	}
-	return root, sourceOrigin{Location: location, Ref: refLabel(ref), Commit: commit}, nil
+	return root, sourceOrigin{Location: cat.gitLocation(), Ref: refLabel(ref), Commit: commit}, nil
 }
 
 // downloadedModule is what go mod download -json says of a module.
