@@ -89,6 +89,7 @@ func Check(root string) ([]Module, []Problem, error) {
 		}
 	}
 	problems = append(problems, checkRequirements(root, modules)...)
+	sort.Slice(modules, func(i, j int) bool { return modules[i].Tag() < modules[j].Tag() })
 	return modules, problems, nil
 }
 
@@ -130,7 +131,7 @@ func checkModule(root, dir, coreVersion string) (*Module, []string) {
 	if want := RepoPrefix + dir; strings.TrimSuffix(m.Path, pathMajor(m.Path)) != want {
 		problems = append(problems, fmt.Sprintf("module %s: a module of this repository in %s must be %s[/vN]", m.Path, dir, want))
 	}
-	version, what, msgs := statedVersion(abs, dir, coreVersion)
+	version, what, msgs := statedVersion(abs, dir, coreVersion, m.Path)
 	problems = append(problems, msgs...)
 	if version == "" {
 		return nil, problems
@@ -158,10 +159,11 @@ func checkModule(root, dir, coreVersion string) (*Module, []string) {
 	return m, problems
 }
 
-// statedVersion is the version the module in dir says it is, and where it
-// says so: core's Version constant; the cli is released with the core at
-// its version (its CHANGELOG must agree); a plugin's manifest Version.
-func statedVersion(abs, dir, coreVersion string) (version, what string, problems []string) {
+// statedVersion is the version the module in dir (whose go.mod names
+// modPath) says it is, and where it says so: core's Version constant; the
+// cli is released with the core at its version (its CHANGELOG must agree);
+// a plugin's manifest Version.
+func statedVersion(abs, dir, coreVersion, modPath string) (version, what string, problems []string) {
 	switch {
 	case dir == "core":
 		return coreVersion, "core.Version", nil
@@ -176,10 +178,8 @@ func statedVersion(abs, dir, coreVersion string) (version, what string, problems
 	if m.Name != name {
 		problems = append(problems, fmt.Sprintf("%s.stoq names plugin %s", name, m.Name))
 	}
-	if m.Module != "" {
-		if gomod, err := os.ReadFile(filepath.Join(abs, "go.mod")); err == nil && modfile.ModulePath(gomod) != m.Module {
-			problems = append(problems, fmt.Sprintf("the manifest's Module is %s but go.mod's module is %s", m.Module, modfile.ModulePath(gomod)))
-		}
+	if m.Module != "" && modPath != m.Module {
+		problems = append(problems, fmt.Sprintf("the manifest's Module is %s but go.mod's module is %s", m.Module, modPath))
 	}
 	return strings.TrimPrefix(m.Version, "v"), "the manifest's Version", problems
 }
@@ -448,11 +448,4 @@ func newestChangelogVersion(path string) (string, error) {
 		return "", err
 	}
 	return catalog.NewestChangelogVersion(string(data))
-}
-
-// Sorted returns modules in the order their tags sort.
-func Sorted(modules []Module) []Module {
-	out := append([]Module(nil), modules...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Tag() < out[j].Tag() })
-	return out
 }

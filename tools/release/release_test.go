@@ -85,7 +85,7 @@ func TestCheckAReleasableRepository(t *testing.T) {
 		t.Fatalf("problems %v, %v", problems, err)
 	}
 	var tags []string
-	for _, m := range Sorted(modules) {
+	for _, m := range modules {
 		tags = append(tags, m.Tag()+" "+m.Path+"@"+m.Version)
 	}
 	want := "cli/v3.1.0 github.com/stoq-go/stoq/cli/v3@v3.1.0, core/v3.1.0 github.com/stoq-go/stoq/core/v3@v3.1.0, plugins/hello/v3.2.0 github.com/stoq-go/stoq/plugins/hello/v3@v3.2.0"

@@ -62,7 +62,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "release-check: %d problem(s): these modules cannot be released as they are\n", len(problems))
 		return 1
 	}
-	modules = release.Sorted(modules)
 	fmt.Fprintf(stdout, "release-check: %d modules zip as a module proxy serves them, and their versions agree\n", len(modules))
 	if *proxy != "" {
 		if err := release.WriteProxy(*proxy, modules); err != nil {
