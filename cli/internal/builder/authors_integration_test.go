@@ -250,7 +250,7 @@ func TestAnalystInstallAfterMake(t *testing.T) {
 		t.Errorf("state %+v %v", st, err)
 	}
 	// STOQ_HANDOFF=1 runs bin/stoq itself.
-	out, _, _ = runBinary(t, bin, append(environ, handoffEnv+"=1"), "version")
+	out, _, _ = runBinary(t, bin, append(environ, handoffVar+"=1"), "version")
 	if strings.Contains(out, "greet") || !strings.Contains(out, "wave") {
 		t.Errorf("STOQ_HANDOFF=1 bin/stoq version:\n%s", out)
 	}

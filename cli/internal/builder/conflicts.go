@@ -210,7 +210,8 @@ func explainBuildFailure(ctx context.Context, t *toolchain, req linkRequest, bui
 	if gerr != nil {
 		return err
 	}
-	conflicts := relevantConflicts(findConflicts(string(out), moduleNames(req)), string(out), msg, moduleNames(req))
+	roots := moduleNames(req)
+	conflicts := relevantConflicts(findConflicts(string(out), roots), string(out), msg, roots)
 	if len(conflicts) == 0 {
 		return err
 	}

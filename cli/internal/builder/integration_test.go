@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -130,12 +131,9 @@ func copySources(t *testing.T, src, dst string) {
 
 // testEnviron is the environment of go commands and binaries in tests.
 func testEnviron(home string) []string {
-	env := withoutVars(os.Environ(), handoffEnv, "STOQ_HOME", "STOQ_CATALOG")
+	env := withoutVars(os.Environ(), handoffVar, "STOQ_HOME", "STOQ_CATALOG")
 	return append(env, "STOQ_HOME="+home)
 }
-
-// handoffEnv mirrors cli.HandoffEnvVar (the cli package imports this one).
-const handoffEnv = "STOQ_HANDOFF"
 
 func runBinary(t *testing.T, bin string, environ []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
@@ -177,7 +175,8 @@ func fileSum(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(sha256.New().Sum(data))
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func TestInstallUpgradeRollbackUninstall(t *testing.T) {
@@ -394,9 +393,9 @@ func TestInstallUpgradeRollbackUninstall(t *testing.T) {
 		if err != nil || !strings.Contains(out, "hello") {
 			t.Errorf("stock stoq did not hand off: %v\n%s%s", err, out, errOut)
 		}
-		out, _, _ = runBinary(t, stock, append(environ, handoffEnv+"=1"), "version")
+		out, _, _ = runBinary(t, stock, append(environ, handoffVar+"=1"), "version")
 		if strings.Contains(out, "hello") {
-			t.Errorf("with %s=1 the stock stoq still handed off:\n%s", handoffEnv, out)
+			t.Errorf("with %s=1 the stock stoq still handed off:\n%s", handoffVar, out)
 		}
 	})
 

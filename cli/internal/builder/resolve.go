@@ -87,7 +87,7 @@ func verifyResolved(ctx context.Context, t *toolchain, req linkRequest) error {
 	if err := wantDir(cliModule, req.CLIDir, "the cli"); err != nil {
 		return err
 	}
-	var mismatches []string
+	var mismatched []link
 	for _, l := range req.Links {
 		if l.ModVersion == "" {
 			if err := wantDir(l.Module, l.Dir, "plugin "+l.Name); err != nil {
@@ -95,27 +95,33 @@ func verifyResolved(ctx context.Context, t *toolchain, req linkRequest) error {
 			}
 			continue
 		}
-		if m := got[l.Module]; m.Version != l.ModVersion {
-			mismatches = append(mismatches, fmt.Sprintf("plugin %s: asked for %s@%s but the build would use %s%s",
-				l.Name, l.Module, l.ModVersion, m.Version, requiredBy(ctx, t, req, l.Module, m.Version)))
+		if got[l.Module].Version != l.ModVersion {
+			mismatched = append(mismatched, l)
 		}
 	}
-	if len(mismatches) > 0 {
-		return fmt.Errorf("the resolved versions are not the ones asked for:\n  %s", strings.Join(mismatches, "\n  "))
+	if len(mismatched) == 0 {
+		return nil
 	}
-	return nil
+	graph, err := t.output(ctx, req.BuildDir, t.modEnv(), "mod", "graph")
+	if err != nil {
+		graph = nil // requiredBy cannot tell
+	}
+	names := moduleNames(req)
+	mismatches := make([]string, len(mismatched))
+	for i, l := range mismatched {
+		v := got[l.Module].Version
+		mismatches[i] = fmt.Sprintf("plugin %s: asked for %s@%s but the build would use %s%s",
+			l.Name, l.Module, l.ModVersion, v, requiredBy(string(graph), names, l.Module, v))
+	}
+	return fmt.Errorf("the resolved versions are not the ones asked for:\n  %s", strings.Join(mismatches, "\n  "))
 }
 
 // requiredBy names the modules that require path at version, from go mod
-// graph (", required by X, Y"), or "" when it cannot tell.
-func requiredBy(ctx context.Context, t *toolchain, req linkRequest, path, version string) string {
-	out, err := t.output(ctx, req.BuildDir, t.modEnv(), "mod", "graph")
-	if err != nil {
-		return ""
-	}
-	names := moduleNames(req)
+// graph's output ("" when go mod graph failed) and the names of the linked
+// modules (moduleNames): ", required by X, Y", or "" when it cannot tell.
+func requiredBy(graph string, names map[string]string, path, version string) string {
 	var who []string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(graph, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 2 && f[1] == path+"@"+version {
 			from, _, _ := strings.Cut(f[0], "@")

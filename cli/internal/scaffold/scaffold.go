@@ -92,17 +92,15 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+	entries, err := os.ReadDir(dir)
+	if err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("%s already exists and is not empty: choose another name or -o folder", dir)
-	} else if err == nil {
-		// An empty folder is kept if anything fails.
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	created := false
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		created = true
-	}
+	// A folder made here is removed if anything fails; an empty one that
+	// was there is kept (emptied).
+	created := err != nil
 	res, err := write(ctx, dir, d, opts)
 	if err != nil {
 		if created {

@@ -67,9 +67,8 @@ func run(stoq string, files int, workers, dir string) error {
 	if err := writeFiles(in, files); err != nil {
 		return err
 	}
-	args := []string{"run", "-P", "filedir", "-a"}
-	args = append(args, strings.Split(workers, ",")...)
-	args = append(args, "--plugin-opts", "filedir:source_dir="+in)
+	// -a takes the comma list as one value, as the cli reads it.
+	args := []string{"run", "-P", "filedir", "-a", workers, "--plugin-opts", "filedir:source_dir=" + in}
 	cmd := exec.Command(stoq, args...)
 	cmd.Env = append(os.Environ(), "STOQ_HOME="+home)
 	stdout, err := cmd.StdoutPipe()
