@@ -1,6 +1,9 @@
 package core
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // RequestMeta describes a scan request: whether its payloads may be archived,
 // where it came from, and any extra data the submitter attached.
@@ -35,10 +38,14 @@ func (m RequestMeta) MarshalJSON() ([]byte, error) {
 	return marshalUnescaped(out)
 }
 
-// UnmarshalJSON accepts what MarshalJSON writes.
+// UnmarshalJSON accepts what MarshalJSON writes. Numbers in extra_data are
+// read as json.Number, so that a meta read back (a spooled response, a
+// queued task's) is written again with every digit it had.
 func (m *RequestMeta) UnmarshalJSON(b []byte) error {
 	var in requestMetaJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&in); err != nil {
 		return err
 	}
 	m.ArchivePayloads, m.ExtraData, m.Source = in.ArchivePayloads, in.ExtraData, ""

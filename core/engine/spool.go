@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"github.com/stoq-go/stoq/core/v3"
-	"github.com/stoq-go/stoq/core/v3/atomicfile"
-
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/stoq-go/stoq/core/v3"
+	"github.com/stoq-go/stoq/core/v3/atomicfile"
 )
 
 // The result spool keeps what a connector could not save (stoq.cfg [core]
@@ -83,8 +84,12 @@ func (s *Stoq) ResendSpooled(ctx context.Context) (int, error) {
 				errs = append(errs, err)
 				continue
 			}
+			// Numbers as json.Number: the response is re-sent with every
+			// digit it was spooled with.
 			var resp core.StoqResponse
-			if err := json.Unmarshal(data, &resp); err != nil {
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.UseNumber()
+			if err := dec.Decode(&resp); err != nil {
 				errs = append(errs, fmt.Errorf("spooled result %s is not a response (left in place): %w", path, err))
 				continue
 			}

@@ -224,3 +224,41 @@ func TestRunResendsSpooledResultsWhileItRuns(t *testing.T) {
 		t.Fatalf("saved %d responses, want the spooled one, once", len(saved))
 	}
 }
+
+// A spooled response is re-sent as it was saved: numbers in worker results
+// and in the request's extra_data keep every digit (an int64 or uint64
+// past 2^53 read back as a float64 would not).
+func TestSpooledResponsesKeepTheirNumbers(t *testing.T) {
+	spool := t.TempDir()
+	conn := &memConnector{fail: errors.New("index unavailable")}
+	cn := register(t, "flaky", conn, nil)
+	w := register(t, "w", &fnWorker{scan: func(context.Context, *core.Payload, *core.Request) (*core.WorkerResponse, error) {
+		return &core.WorkerResponse{Results: map[string]any{
+			"max_uint64": uint64(18446744073709551615), "min_int64": int64(-9223372036854775808),
+			"odd": int64(1<<53 + 1), "ratio": 0.1, "large": 1e21,
+		}}, nil
+	}}, nil)
+	s := newEngine(t, engine.WithConnectors(cn), engine.WithSetting("spool_dir", spool))
+	meta := core.NewRequestMeta()
+	meta.ExtraData = map[string]any{"case": uint64(12345678901234567891), "nested": map[string]any{"id": int64(1<<60 + 3)}}
+	resp, err := s.Scan(context.Background(), []byte("payload"), nil, meta, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.mu.Lock()
+	conn.fail = nil
+	conn.mu.Unlock()
+	if n, err := s.ResendSpooled(context.Background()); n != 1 || err != nil {
+		t.Fatalf("ResendSpooled = %d, %v", n, err)
+	}
+	// The response returned also names where it was spooled, which the
+	// spooled copy, written before, does not.
+	if len(resp.Errors) != 1 || !strings.Contains(resp.Errors[0].Message, "spooled to") {
+		t.Fatalf("errors %v, want the spool's", errorsOf(resp))
+	}
+	resp.Errors = []core.Error{}
+	want, got := mustJSON(t, resp), mustJSON(t, conn.responses()[0])
+	if got != want {
+		t.Errorf("re-sent response differs from the spooled one:\n got %s\nwant %s", got, want)
+	}
+}

@@ -23,7 +23,7 @@ func TestProviderScansTasksQueuedBeforeItStarted(t *testing.T) {
 		id := h.add(fieldContent, fmt.Sprintf("payload %d", i), fieldPayloadMeta, fmt.Sprintf(`{"extra_data": {"n": %d}, "dispatch_to": ["%s"]}`, i, sizeWorker))
 		ids[id] = i
 	}
-	withMeta := h.add(fieldContent, "with request meta", fieldRequestMeta, `{"archive_payloads": false, "source": "producer", "extra_data": {"batch": "b1"}}`)
+	withMeta := h.add(fieldContent, "with request meta", fieldRequestMeta, `{"archive_payloads": false, "source": "producer", "extra_data": {"batch": "b1", "case": 12345678901234567891}}`)
 	s := h.engine()
 	stop := h.run(s, sizeWorker)
 	waitFor(t, "21 results", func() bool { return len(h.results()) == 21 })
@@ -37,7 +37,7 @@ func TestProviderScansTasksQueuedBeforeItStarted(t *testing.T) {
 				t.Errorf("scan_id %s, want the one of entry %s", r.scanID, withMeta)
 			}
 			m := r.response.RequestMeta
-			if m.Source != "producer" || m.ArchivePayloads || fmt.Sprint(m.ExtraData) != "map[batch:b1]" {
+			if m.Source != "producer" || m.ArchivePayloads || fmt.Sprint(m.ExtraData) != "map[batch:b1 case:12345678901234567891]" {
 				t.Errorf("request meta %+v, want the task's", m)
 			}
 			continue
