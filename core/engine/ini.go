@@ -11,11 +11,14 @@ import (
 // engine's settings, [NAME] the options of plugin NAME.
 type INI map[string]map[string]string
 
-// ParseINI parses configparser syntax: `key = value` and `key: value`,
-// empty values, whole-line `#` and `;` comments (a `#` or `;` inside a value
-// is kept), indented continuation lines, `%%` for `%`, case-insensitive
-// section names and keys. Keys of a [DEFAULT] section are visible in every
-// section, as in configparser.
+// ParseINI reads configparser syntax as Python's configparser reads a
+// stoq.cfg with stoQ's defaults: `key = value` and `key: value`, empty
+// values, whole-line `#` and `;` comments (a `#` or `;` inside a value is
+// kept, as are quotes and backslashes), continuation lines indented deeper
+// than their option (blank and comment lines may sit between them), `%%`
+// for `%`, case-insensitive section names and keys. Keys of a [DEFAULT]
+// section are visible in every section. It is strict as configparser is: an
+// error names the first line configparser refuses.
 func ParseINI(data []byte) (INI, error) {
 	s, err := configparser.Parse(data)
 	return INI(s), err

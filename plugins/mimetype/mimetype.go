@@ -126,15 +126,16 @@ func magicFilePath(cfg *core.Config) string {
 	return strings.Join(paths, ":")
 }
 
-// checkStrayRules catches a dispatch_map cut short: the INI reader ends a
-// multi-line value at a blank line, and reads the indented rules after it
-// as options of their own ("application/zip" = "decompress"). No option of
-// this plugin has a '/' in its name, so such a key can only be a lost rule.
+// checkStrayRules catches a dispatch_map cut short: a rule that is not
+// indented ends the multi-line value, and it and the rules after it are
+// read as options of their own ("application/zip" = "decompress"). No
+// option of this plugin has a '/' in its name, so such a key can only be a
+// lost rule.
 func checkStrayRules(cfg *core.Config) error {
 	for _, key := range cfg.Keys() {
 		if strings.Contains(key, "/") || strings.Contains(key, "*") {
 			return cfg.OptionError(key, "this looks like a dispatch_map rule that became an option of its own: "+
-				"a blank line (or a line that is not indented) inside dispatch_map ends it; remove it")
+				"a line that is not indented inside dispatch_map ends it; indent the rules")
 		}
 	}
 	return nil

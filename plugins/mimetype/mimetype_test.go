@@ -381,19 +381,31 @@ dispatch_map =
 	}
 }
 
-// TestBlankLineInDispatchMapIsAnError: the INI reader ends a multi-line
-// value at a blank line and reads the rules after it as options; the
-// constructor says so instead of silently losing them.
-func TestBlankLineInDispatchMapIsAnError(t *testing.T) {
-	ini, err := engine.ParseINI([]byte("[mimetype]\ndispatch_map =\n    application/zip = decompress\n\n    message/rfc822 = smtp\n"))
+// A dispatch_map written in stoq.cfg reads as configparser reads it: blank
+// and comment lines between its indented rules keep them in the value,
+// while a rule that is not indented ends it and becomes an option of its
+// own, which the constructor refuses instead of silently losing it.
+func TestDispatchMapLinesInStoqCfg(t *testing.T) {
+	load := func(text string) (*Plugin, error) {
+		ini, err := engine.ParseINI([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := core.NewConfig("mimetype", "", core.ConfigLayer{Source: "stoq.cfg", Values: ini["mimetype"]})
+		return New(cfg, stoqtest.Logger(t))
+	}
+	p, err := load("[mimetype]\ndispatch_map =\n    application/zip = decompress\n\n    # mail\n    message/rfc822 = smtp\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := core.NewConfig("mimetype", "", core.ConfigLayer{Source: "stoq.cfg", Values: ini["mimetype"]})
-	_, err = New(cfg, stoqtest.Logger(t))
+	defer p.Close()
+	if got, _ := p.routes.route("message/rfc822"); !slices.Equal(got, []string{"smtp"}) {
+		t.Errorf("message/rfc822 goes to %v, want the rule after the blank line: smtp", got)
+	}
+	_, err = load("[mimetype]\ndispatch_map =\n    application/zip = decompress\nmessage/rfc822 = smtp\n")
 	var oe *core.OptionError
-	if !errors.As(err, &oe) || oe.Option != "message/rfc822" || !strings.Contains(err.Error(), "blank line") {
-		t.Fatalf("err = %v, want an OptionError about the blank line", err)
+	if !errors.As(err, &oe) || oe.Option != "message/rfc822" || !strings.Contains(err.Error(), "not indented") {
+		t.Fatalf("err = %v, want an OptionError about the rule that is not indented", err)
 	}
 }
 

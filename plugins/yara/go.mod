@@ -13,7 +13,6 @@ require (
 require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/hillu/go-yara/v4 v4.2.4
-	gopkg.in/ini.v1 v1.68.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
