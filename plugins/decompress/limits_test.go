@@ -342,6 +342,41 @@ func TestWrongPasswordIsAnError(t *testing.T) {
 	}
 }
 
+// A 7z member whose bytes were damaged is an error naming its CRC, not an
+// extracted payload: the 7z library checks no member's CRC. A stored
+// member (-mx0) is damaged where its bytes lie; the archive's other
+// members are still extracted.
+func TestDamaged7zMemberIsACRCError(t *testing.T) {
+	need(t, "7z")
+	c := newCorpus(t)
+	archive := filepath.Join(c.dir, "damaged.7z")
+	shell(t, c.src, "7z a -bd -mx0 "+shellQuote(archive)+" hello.txt 'with space' >/dev/null")
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, c.files["hello.txt"])
+	if at < 0 || bytes.Contains(data[at+1:], c.files["hello.txt"]) {
+		t.Fatalf("hello.txt's bytes are not stored once in the archive")
+	}
+	data[at] ^= 0x20 // "hello" becomes "Hello"
+	resp := scan(t, newWorker(t, nil), data, "damaged.7z")
+	requireError(t, resp, `"hello.txt"`, "CRC-32")
+	if len(resp.Extracted) != 1 || resp.Extracted[0].PayloadMeta.ExtraData["filename"] != "with space/résumé ü.txt" {
+		t.Errorf("extracted %d, want the undamaged member alone", len(resp.Extracted))
+	}
+	for _, m := range resp.Results.(*Results).Members {
+		if m.Encrypted {
+			t.Errorf("member %s reported encrypted: a damaged member is not", m.Filename)
+		}
+	}
+	for _, e := range errorMessages(resp) {
+		if strings.Contains(e, "password") {
+			t.Errorf("a damaged member is reported as a password problem: %s", e)
+		}
+	}
+}
+
 func TestNotAnArchive(t *testing.T) {
 	for _, content := range [][]byte{nil, []byte("just text"), randomBytes(5000, 3)} {
 		resp := scan(t, newWorker(t, nil), content, "x")

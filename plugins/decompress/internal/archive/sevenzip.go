@@ -3,6 +3,8 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"sync/atomic"
@@ -78,7 +80,7 @@ func (x *extractor) sevenZip(data []byte) {
 			m.Encrypted, m.Password, m.PasswordUsed = true, headerPassword, true
 		}
 		content, err := x.sevenZipMember(f, ra)
-		if err != nil && isEncryptedError(err) && !headerEncrypted {
+		if err != nil && !headerEncrypted && x.sevenZipEncrypted(open, ra, i, err) {
 			m.Encrypted = true
 			content, err = x.sevenZipWithPasswords(open, ra, i, &m)
 		}
@@ -87,6 +89,43 @@ func (x *extractor) sevenZip(data []byte) {
 			return
 		}
 	}
+}
+
+// sevenZipEncrypted reports whether err, what reading member i without a
+// password gave, means the member is encrypted. The library says so when
+// the decoder fails on an encrypted folder. But no password is the empty
+// password, which decrypts to noise that now and then decodes to a member
+// of the declared size (about 1 in 100: an LZMA2 stream whose first byte
+// says "uncompressed"), and then only the CRC fails. A folder that is not
+// encrypted reads the same whatever the password, so the member is
+// encrypted when another password reads it differently.
+func (x *extractor) sevenZipEncrypted(open func(string) (*sevenzip.Reader, error), ra *countingReaderAt, i int, err error) bool {
+	if isEncryptedError(err) {
+		return true
+	}
+	var first *crcError
+	if !errors.As(err, &first) {
+		return false
+	}
+	zr, oerr := open(probePassword)
+	if oerr != nil || i >= len(zr.File) {
+		return false
+	}
+	_, perr := x.sevenZipMember(zr.File[i], ra)
+	var probe *crcError
+	return !errors.As(perr, &probe) || probe.sum != first.sum
+}
+
+// probePassword is the password sevenZipEncrypted reads a member with to
+// tell an encrypted member from a damaged one; nobody's password.
+const probePassword = "\x00stoq: is this member encrypted?"
+
+// crcError is a member whose content does not have the CRC-32 the archive
+// stores for it.
+type crcError struct{ sum, want uint32 }
+
+func (e *crcError) Error() string {
+	return fmt.Sprintf("CRC-32 %08x, the archive says %08x", e.sum, e.want)
 }
 
 // sevenZipWithPasswords reads member i of the archive opened with each
@@ -120,8 +159,10 @@ func (x *extractor) sevenZipWithPasswords(open func(string) (*sevenzip.Reader, e
 	return nil, x.noPassword(lastErr)
 }
 
-// sevenZipMember reads one member; ra counts the archive bytes read for
-// the ratio check.
+// sevenZipMember reads one member and checks its CRC-32 (the library
+// checks none), which tells a damaged member, or one decrypted with a wrong
+// password, from the member; a CRC of zero is 7z's "none stored". ra counts
+// the archive bytes read for the ratio check.
 func (x *extractor) sevenZipMember(f *sevenzip.File, ra *countingReaderAt) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
@@ -129,7 +170,16 @@ func (x *extractor) sevenZipMember(f *sevenzip.File, ra *countingReaderAt) ([]by
 	}
 	defer rc.Close()
 	start := ra.n.Load()
-	return x.readMember(f.Name, rc, sizeOrUnknown(f.UncompressedSize), func() int64 { return ra.n.Load() - start })
+	content, err := x.readMember(f.Name, rc, sizeOrUnknown(f.UncompressedSize), func() int64 { return ra.n.Load() - start })
+	if err != nil {
+		return nil, err
+	}
+	if f.CRC32 != 0 {
+		if sum := crc32.ChecksumIEEE(content); sum != f.CRC32 {
+			return nil, &crcError{sum: sum, want: f.CRC32}
+		}
+	}
+	return content, nil
 }
 
 func isEncryptedError(err error) bool {
