@@ -20,12 +20,7 @@ func TestParseInstallSpecAuthorsForms(t *testing.T) {
 	if out, err := exec.Command("git", "init", "-q", "--bare", bare).CombinedOutput(); err != nil {
 		t.Skipf("git init --bare: %v %s", err, out)
 	}
-	tests := []struct {
-		in     string
-		github bool
-		want   Spec
-		err    string
-	}{
+	tests := []installSpecCase{
 		// stoq install MODULE@VERSION, as stoq build --with takes it.
 		{in: "example.com/acme/stoq-pdfid@v1.2.0", want: Spec{kind: fromModule, module: "example.com/acme/stoq-pdfid", version: "v1.2.0"}},
 		{in: "example.com/acme/stoq-pdfid/v3@v3.0.0", github: true, want: Spec{kind: fromModule, module: "example.com/acme/stoq-pdfid/v3", version: "v3.0.0"}},
@@ -41,23 +36,7 @@ func TestParseInstallSpecAuthorsForms(t *testing.T) {
 		{in: "stoq:submit", err: "submit is a stoq command"},
 		{in: "./no/such/folder", err: "no such file"},
 	}
-	for _, tt := range tests {
-		got, err := ParseInstallSpec(tt.in, tt.github)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("ParseInstallSpec(%q) error = %v, want %q", tt.in, err, tt.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseInstallSpec(%q): %v", tt.in, err)
-			continue
-		}
-		tt.want.raw = tt.in
-		if got != tt.want {
-			t.Errorf("ParseInstallSpec(%q) = %+v, want %+v", tt.in, got, tt.want)
-		}
-	}
+	checkInstallSpecs(t, tests)
 	if _, err := ParseWithSpec("stdout"); err == nil || !strings.Contains(err.Error(), "built into stoq") {
 		t.Errorf("--with stdout: %v", err)
 	}

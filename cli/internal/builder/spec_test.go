@@ -17,12 +17,7 @@ func TestParseInstallSpec(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		in     string
-		github bool
-		want   Spec
-		err    string
-	}{
+	tests := []installSpecCase{
 		{in: "stoq:yara", want: Spec{kind: fromCatalog, name: "yara"}},
 		{in: "stoq:yara@3.1.0", github: true, want: Spec{kind: fromCatalog, name: "yara", version: "3.1.0"}},
 		{in: "stoq:../evil", err: "not a plugin name"},
@@ -43,23 +38,7 @@ func TestParseInstallSpec(t *testing.T) {
 		{in: filepath.Join(dir, "missing"), err: "no such file"},
 		{in: "", err: "no plugin given"},
 	}
-	for _, tt := range tests {
-		got, err := ParseInstallSpec(tt.in, tt.github)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("ParseInstallSpec(%q) error = %v, want %q", tt.in, err, tt.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseInstallSpec(%q): %v", tt.in, err)
-			continue
-		}
-		tt.want.raw = tt.in
-		if got != tt.want {
-			t.Errorf("ParseInstallSpec(%q) = %+v, want %+v", tt.in, got, tt.want)
-		}
-	}
+	checkInstallSpecs(t, tests)
 }
 
 func TestParseWithSpec(t *testing.T) {
@@ -117,4 +96,34 @@ func FuzzParseInstallSpec(f *testing.F) {
 			t.Fatalf("%q: unsafe Name %q", s, spec.name)
 		}
 	})
+}
+
+// installSpecCase is a ParseInstallSpec input and what it must give: the
+// Spec (its raw field is the input) or an error containing err.
+type installSpecCase struct {
+	in     string
+	github bool
+	want   Spec
+	err    string
+}
+
+func checkInstallSpecs(t *testing.T, tests []installSpecCase) {
+	t.Helper()
+	for _, tt := range tests {
+		got, err := ParseInstallSpec(tt.in, tt.github)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseInstallSpec(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseInstallSpec(%q): %v", tt.in, err)
+			continue
+		}
+		tt.want.raw = tt.in
+		if got != tt.want {
+			t.Errorf("ParseInstallSpec(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
 }
