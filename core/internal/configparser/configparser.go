@@ -50,7 +50,7 @@ func Parse(data []byte) (Sections, error) {
 	sections := map[string]*section{}
 	var cur *section // the section being read (Python's cursect)
 	var last *option // the option blank and continuation lines belong to (optname)
-	curName := ""    // cur's name as written
+	curKey := ""     // cur's name, lowercased
 	indentLevel := 0 // indentation of the last header or option line
 	lineNo := 0
 	text := strings.TrimPrefix(string(data), "\ufeff")
@@ -81,7 +81,7 @@ func Parse(data []byte) (Sections, error) {
 				s = &section{line: lineNo, options: map[string]*option{}}
 				sections[key] = s
 			}
-			cur, curName, last = s, name, nil
+			cur, curKey, last = s, key, nil
 			continue
 		}
 		if cur == nil {
@@ -96,7 +96,7 @@ func Parse(data []byte) (Sections, error) {
 			return nil, fmt.Errorf("line %d: %s has no key before the '=' or ':'", lineNo, Quote(value))
 		}
 		if first, dup := cur.options[key]; dup {
-			return nil, fmt.Errorf("line %d: option %s appears twice in section %s (first on line %d)", lineNo, Quote(key), Quote("["+strings.ToLower(curName)+"]"), first.line)
+			return nil, fmt.Errorf("line %d: option %s appears twice in section %s (first on line %d)", lineNo, Quote(key), Quote("["+curKey+"]"), first.line)
 		}
 		last = &option{lines: []string{pyStrip(value[delim+1:])}, line: lineNo}
 		cur.options[key] = last
