@@ -383,6 +383,14 @@ func (x *extractor) readMember(name string, r io.Reader, declared int64, compres
 	}
 }
 
+// crcError is a member whose content does not have the CRC-32 the archive
+// stores for it.
+type crcError struct{ sum, want uint32 }
+
+func (e *crcError) Error() string {
+	return fmt.Sprintf("CRC-32 %08x, the archive says %08x", e.sum, e.want)
+}
+
 // firstChunkTrust is how much of a declared size readMember allocates
 // before any byte has arrived; maxChunk the largest chunk it allocates
 // afterwards.

@@ -3,7 +3,6 @@ package archive
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -119,14 +118,6 @@ func (x *extractor) sevenZipEncrypted(open func(string) (*sevenzip.Reader, error
 // probePassword is the password sevenZipEncrypted reads a member with to
 // tell an encrypted member from a damaged one; nobody's password.
 const probePassword = "\x00stoq: is this member encrypted?"
-
-// crcError is a member whose content does not have the CRC-32 the archive
-// stores for it.
-type crcError struct{ sum, want uint32 }
-
-func (e *crcError) Error() string {
-	return fmt.Sprintf("CRC-32 %08x, the archive says %08x", e.sum, e.want)
-}
 
 // sevenZipWithPasswords reads member i of the archive opened with each
 // password in turn.

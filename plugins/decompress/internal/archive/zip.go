@@ -252,7 +252,7 @@ func (x *extractor) zipMember(f *zip.File, name string, raw []byte, password []b
 		}
 	}
 	if checkCRC && h.Sum32() != f.CRC32 {
-		return nil, fmt.Errorf("CRC-32 %08x, the archive says %08x", h.Sum32(), f.CRC32)
+		return nil, &crcError{sum: h.Sum32(), want: f.CRC32}
 	}
 	if int64(len(content)) != sizeOrUnknown(f.UncompressedSize64) {
 		return nil, fmt.Errorf("%d bytes extracted, the archive says %d", len(content), f.UncompressedSize64)
@@ -327,7 +327,7 @@ func (x *extractor) zipMemberWith7z(data []byte, f *zip.File, m Member, tmp *str
 		return nil, fmt.Errorf("method %d through 7z: %w", f.Method, err)
 	}
 	if sum := crc32.ChecksumIEEE(content); sum != f.CRC32 {
-		return nil, fmt.Errorf("CRC-32 %08x, the archive says %08x", sum, f.CRC32)
+		return nil, &crcError{sum: sum, want: f.CRC32}
 	}
 	return content, nil
 }
